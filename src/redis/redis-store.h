@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * pyexecd's data model in Redis (DESIGN.md "Redis keys"), over one hiredis
+ * async connection attached to the sd-event loop.
+ *
+ * Keys, with P the configured prefix ("pyexecd:"):
+ *   P exec:<id>          hash    ExecRecord fields (shared/exec-record.h)
+ *   P exec:<id>:code     string  the code
+ *   P exec:<id>:stdin    string  the request's stdin (only when given)
+ *   P exec:<id>:events   stream  one entry per event: fields "type" and "data" (JSON);
+ *                                entry ids are the SSE ids
+ *   P exec:<id>:outputs  string  final outputs JSON, written when the execution ends
+ *   P queue              stream  one entry per queued execution, field "id"; consumer group "pyexecd",
+ *                                one consumer per node (its name)
+ *   P queued             zset    ids of queued executions, score = submission order (queue positions)
+ *   P queue:seq          string  counter giving those scores
+ *   P running            hash    id → node, for executions that run now
+ * State changes that touch several keys run as one Lua script (EVAL), so
+ * they are atomic against other clients and other nodes.
+ *
+ * Calling convention of every asynchronous operation below: it returns 0
+ * and later calls @callback exactly once (never from inside the call), or it
+ * returns a negative errno and never calls it (-ENOTCONN while Redis is not
+ * connected). A callback gets r = 0 on success or a negative errno:
+ * -ENOENT (no such execution), -EBUSY (queue full, or the state was not the
+ * expected one), -ECONNRESET (connection lost before the reply), -ETIMEDOUT
+ * (no reply in time), -ECANCELED (the store is being freed), -EPROTO (Redis
+ * answered an error). Pointers handed to a callback are valid only during
+ * the call.
+ */
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "shared/exec-record.h"
+
+typedef struct RedisStore RedisStore;
+
+typedef struct RedisEvent {
+        char *id;               /* stream entry id, "1732900000000-0" */
+        char *type;             /* "output", "update_display_data", "clear_output", "status", "end" */
+        char *data;             /* JSON text */
+        size_t data_size;
+} RedisEvent;
+
+/* Called after every (re)connect that finished its set-up (consumer group
+ * created) with @connected = true, and after every loss with false. */
+typedef void (*redis_store_state_handler_t)(RedisStore *s, bool connected, void *userdata);
+
+/*
+ * Creates a store for @address ("/path" for a unix socket, "host:port" or
+ * "[v6]:port") with key prefix @key_prefix; @node names this daemon as a
+ * queue consumer. It starts connecting at once and reconnects every second
+ * while Redis is unreachable. Returns 0 or -ENOMEM / -EINVAL (bad address).
+ */
+int redis_store_new(RedisStore **ret, sd_event *event, const char *address, const char *key_prefix, const char *node);
+RedisStore *redis_store_free(RedisStore *s);
+
+void redis_store_set_state_handler(RedisStore *s, redis_store_state_handler_t handler, void *userdata);
+
+/* True once connected and set up. */
+bool redis_store_is_connected(RedisStore *s);
+
+/* Why the last connection attempt or command failed, for 503 messages
+ * ("Redis at 127.0.0.1:6379: Connection refused"); NULL if none. */
+const char *redis_store_last_error(RedisStore *s);
+
+/* Drops the connection, if any, and connects again now (POST /initialize). */
+typedef void (*redis_store_done_t)(RedisStore *s, int r, void *userdata);
+int redis_store_reconnect(RedisStore *s, redis_store_done_t callback, void *userdata);
+
+/*
+ * Stores a new execution and queues it, atomically: fails with -EBUSY, and
+ * stores nothing, when @max_queued executions are queued already. @rec has
+ * state "queued", the id and all request fields; the store adds the queue
+ * entry id. Emits the "status" event {"status":"queued"}. The callback gets
+ * the 1-based queue position.
+ */
+typedef void (*redis_store_submit_t)(RedisStore *s, int r, uint64_t queue_position, void *userdata);
+int redis_store_submit(RedisStore *s, const ExecRecord *rec, const char *code, size_t code_size,
+                       const char *stdin_data, size_t stdin_size, unsigned max_queued,
+                       redis_store_submit_t callback, void *userdata);
+
+/*
+ * Loads an execution: its record and its outputs (the stored final outputs
+ * once it ended, else derived from its events with OutputModel). -ENOENT if
+ * it does not exist (or expired).
+ */
+typedef void (*redis_store_get_t)(RedisStore *s, int r, const ExecRecord *rec, json_t *outputs, void *userdata);
+int redis_store_get(RedisStore *s, const char *id, redis_store_get_t callback, void *userdata);
+
+/*
+ * Reads at most @count events after entry id @after (NULL: from the start),
+ * oldest first. -ENOENT if the execution does not exist.
+ */
+typedef void (*redis_store_events_t)(RedisStore *s, int r, const RedisEvent *events, size_t n, void *userdata);
+int redis_store_read_events(RedisStore *s, const char *id, const char *after, unsigned count,
+                            redis_store_events_t callback, void *userdata);
+
+/* Appends one event; the callback (may be NULL) gets its entry id. */
+typedef void (*redis_store_append_t)(RedisStore *s, int r, const char *entry_id, void *userdata);
+int redis_store_append_event(RedisStore *s, const char *id, const char *type, const char *data, size_t data_size,
+                             redis_store_append_t callback, void *userdata);
+
+/*
+ * Takes the next queued execution for this node: reads the queue through
+ * the consumer group, skips (acknowledges and deletes) entries whose
+ * execution is no longer "queued" (cancelled, expired), and marks the one it
+ * takes "running" on this node with started_usec = @now_usec, emitting the
+ * "status" event {"status":"running"}. The callback gets @rec == NULL when
+ * the queue is empty.
+ */
+typedef void (*redis_store_claim_t)(RedisStore *s, int r, const ExecRecord *rec,
+                                    const char *code, size_t code_size,
+                                    const char *stdin_data, size_t stdin_size, void *userdata);
+int redis_store_claim(RedisStore *s, uint64_t now_usec, redis_store_claim_t callback, void *userdata);
+
+/*
+ * Records the end of an execution, atomically, if its state is still
+ * @expected (EXEC_STATE_QUEUED for a cancel of a queued one, EXEC_STATE_RUNNING
+ * otherwise); else fails with -EBUSY and changes nothing. Writes @rec's
+ * fields (a terminal state), the outputs, the "status" event and the "end"
+ * event whose data is @status_json (the final status object), removes it
+ * from the queued/running sets, acknowledges and deletes its queue entry,
+ * and lets all its keys expire after @ttl_usec.
+ */
+int redis_store_finish(RedisStore *s, const ExecRecord *rec, ExecState expected, json_t *outputs,
+                       json_t *status_json, uint64_t ttl_usec, redis_store_done_t callback, void *userdata);
+
+/* Global counts: executions queued and running (all nodes). */
+typedef void (*redis_store_counts_t)(RedisStore *s, int r, uint64_t queued, uint64_t running, void *userdata);
+int redis_store_queue_counts(RedisStore *s, redis_store_counts_t callback, void *userdata);
+
+/* Ids of executions the "running" hash assigns to this node (left by a
+ * daemon that crashed or was killed). NULL-terminated, valid during the call. */
+typedef void (*redis_store_ids_t)(RedisStore *s, int r, char *const *ids, void *userdata);
+int redis_store_running_on_node(RedisStore *s, redis_store_ids_t callback, void *userdata);
