@@ -1,1 +1,282 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <systemd/sd-daemon.h>
+
+#include "daemon/manager.h"
+#include "shared/log.h"
+#include "shared/time-util.h"
+
+/* Polling the queue covers executions queued by other nodes and wake-ups
+ * lost while Redis was away; local submissions claim at once. */
+#define CLAIM_POLL_USEC (1 * USEC_PER_SEC)
+/* Running executions get this long to be ended and recorded on SIGTERM
+ * (pyexecd.service has TimeoutStopSec=30s). */
+#define STOP_TIMEOUT_USEC (20 * USEC_PER_SEC)
+#define IDLE_CHECK_USEC (1 * USEC_PER_SEC)
+
+void manager_update_status(Manager *m) {
+        if (m->stopping)
+                (void) sd_notifyf(false, "STATUS=Stopping: %u execution(s) still running.", m->n_running);
+        else if (!redis_store_is_connected(m->store))
+                (void) sd_notifyf(false, "STATUS=Waiting for Redis at %s: %s", m->config.redis_address,
+                                  redis_store_last_error(m->store) ?: "connecting");
+        else
+                (void) sd_notifyf(false, "STATUS=%u of %u execution slots busy.", m->n_running,
+                                  m->config.max_concurrent);
+}
+
+static bool manager_may_exit(Manager *m) {
+        return m->n_running == 0 && !m->unfinished && m->n_pending_store == 0 && !m->claiming;
+}
+
+/* Called whenever something the shutdown waits for has settled. */
+void manager_check_stopped(Manager *m) {
+        if (!m->stopping || !manager_may_exit(m))
+                return;
+
+        log_info("All executions ended; exiting.");
+        manager_abort_subscriptions(m);
+        http_server_abort_pending(m->http);
+        (void) sd_event_exit(m->event, m->exit_code);
+}
+
+static void manager_on_store_state(RedisStore *s, bool connected, void *userdata) {
+        Manager *m = userdata;
+
+        if (connected) {
+                log_info("Connected to Redis at %s.", m->config.redis_address);
+                if (!m->recovered)
+                        manager_recover(m);
+                manager_retry_unfinished(m);
+                manager_claim(m);
+        } else
+                log_warning("Lost Redis at %s: %s", m->config.redis_address,
+                            redis_store_last_error(s) ?: "disconnected");
+
+        manager_update_status(m);
+        manager_check_stopped(m);
+}
+
+static int manager_on_claim_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        int r;
+
+        manager_claim(m);
+        manager_check_stopped(m);
+
+        r = sd_event_source_set_time_relative(s, CLAIM_POLL_USEC);
+        if (r < 0)
+                return log_error_errno(r, "Failed to re-arm the queue timer: %m");
+        return 0;
+}
+
+static int manager_on_stop_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+
+        log_warning("Shutdown deadline reached with %u execution(s) not recorded; exiting anyway.",
+                    m->n_running);
+        manager_abort_subscriptions(m);
+        http_server_abort_pending(m->http);
+        return sd_event_exit(m->event, m->exit_code);
+}
+
+void manager_stop(Manager *m) {
+        int r;
+
+        if (m->stopping)
+                return;
+        m->stopping = true;
+
+        /* Let systemd queue new start requests rather than assume we run. */
+        (void) sd_notify(false, "STOPPING=1");
+        log_info("Stopping: ending %u running execution(s); queued ones stay queued.", m->n_running);
+
+        /* New connections wait in the socket's backlog for the next start. */
+        http_server_quiesce(m->http);
+
+        LIST_FOREACH(running, re, m->running)
+                if (re->execution && !re->ended) {
+                        r = execution_interrupt(re->execution);
+                        if (r < 0)
+                                log_warning_errno(r, "Failed to interrupt execution %s: %m", re->record.id);
+                }
+
+        r = sd_event_add_time_relative(m->event, &m->stop_timer, CLOCK_MONOTONIC, STOP_TIMEOUT_USEC, 0,
+                                       manager_on_stop_timer, m);
+        if (r < 0)
+                log_warning_errno(r, "Failed to arm the shutdown deadline: %m");
+
+        manager_update_status(m);
+        manager_check_stopped(m);
+}
+
+static int manager_on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+
+        log_info("Received %s.", signal_to_string((int) si->ssi_signo) ?: "a signal");
+        manager_stop(m);
+        return 0;
+}
+
+static bool manager_is_idle(Manager *m) {
+        return m->n_running == 0 && !m->running && !m->unfinished && !m->subscriptions &&
+               m->queue_empty && http_server_get_n_connections(m->http) == 0;
+}
+
+static int manager_on_idle_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
+        int r;
+
+        if (!manager_is_idle(m))
+                m->idle_since_usec = now;
+        else if (now >= m->idle_since_usec + m->config.idle_exit_usec) {
+                log_info("Idle for %llu s; exiting (IdleExitSec=).",
+                         (unsigned long long) (m->config.idle_exit_usec / USEC_PER_SEC));
+                manager_stop(m);
+                return 0;
+        }
+
+        r = sd_event_source_set_time_relative(s, IDLE_CHECK_USEC);
+        if (r < 0)
+                return log_error_errno(r, "Failed to re-arm the idle timer: %m");
+        return 0;
+}
+
+int manager_new(Manager **ret, sd_event *event, const Config *config, const ManagerPaths *paths) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+        char hostname[256];
+        long n;
+        int r;
+
+        m = calloc(1, sizeof(*m));
+        if (!m)
+                return log_oom();
+        m->event = sd_event_ref(event);
+        m->paths = *paths;
+        m->queue_empty = true;
+
+        n = sysconf(_SC_NPROCESSORS_ONLN);
+        m->ncpus = n > 0 ? (unsigned) n : 1;
+
+        /* A shallow copy: the strings now belong to the manager. */
+        m->config = *config;
+        m->config.redis_address = strdup(config->redis_address);
+        m->config.key_prefix = strdup(config->key_prefix);
+        if (!m->config.redis_address || !m->config.key_prefix)
+                return log_oom();
+
+        if (gethostname(hostname, sizeof(hostname)) < 0)
+                return log_error_errno(errno, "Failed to read the host name: %m");
+        hostname[sizeof(hostname) - 1] = '\0';
+        m->node = strdup(hostname);
+        if (!m->node)
+                return log_oom();
+
+        r = sd_bus_open_system(&m->bus);
+        if (r < 0)
+                return log_error_errno(r, "Failed to connect to the system bus: %m");
+        r = sd_bus_attach_event(m->bus, event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to attach the bus to the event loop: %m");
+
+        r = http_server_new(&m->http, event, manager_http_routes, manager_n_http_routes,
+                            m->config.max_request_bytes, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the HTTP server: %m");
+
+        r = redis_store_new(&m->store, event, m->config.redis_address, m->config.key_prefix, m->node);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the Redis connection to %s: %m", m->config.redis_address);
+        redis_store_set_state_handler(m->store, manager_on_store_state, m);
+
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+int manager_add_http_listener(Manager *m, int fd, const char *description) {
+        int r;
+
+        r = http_server_add_listener(m->http, fd, description);
+        if (r < 0)
+                return log_error_errno(r, "Failed to serve HTTP on %s: %m", description);
+        log_debug("Serving HTTP on %s.", description);
+        return 0;
+}
+
+int manager_start(Manager *m) {
+        int r;
+
+        r = sd_event_add_signal(m->event, &m->sigterm_source, SIGTERM, manager_on_signal, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch SIGTERM: %m");
+        r = sd_event_add_signal(m->event, &m->sigint_source, SIGINT, manager_on_signal, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch SIGINT: %m");
+
+        r = sd_event_add_time_relative(m->event, &m->claim_timer, CLOCK_MONOTONIC, CLAIM_POLL_USEC, 0,
+                                       manager_on_claim_timer, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to arm the queue timer: %m");
+        r = sd_event_source_set_enabled(m->claim_timer, SD_EVENT_ON);
+        if (r < 0)
+                return log_error_errno(r, "Failed to enable the queue timer: %m");
+
+        if (m->config.idle_exit_usec > 0) {
+                m->idle_since_usec = now_usec(CLOCK_MONOTONIC);
+                r = sd_event_add_time_relative(m->event, &m->idle_timer, CLOCK_MONOTONIC, IDLE_CHECK_USEC, 0,
+                                               manager_on_idle_timer, m);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to arm the idle timer: %m");
+                r = sd_event_source_set_enabled(m->idle_timer, SD_EVENT_ON);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to enable the idle timer: %m");
+        }
+
+        /* Ready once the listeners are up, whether Redis answers or not:
+         * without it requests get 503 until it is back. */
+        (void) sd_notify(false, "READY=1");
+        manager_update_status(m);
+        return 0;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+
+        /* Executions still running are killed without a record: only reached
+         * when the shutdown deadline passed or start-up failed. */
+        while (m->running) {
+                RunningExecution *re = m->running;
+                LIST_REMOVE(running, m->running, re);
+                running_execution_free(re);
+        }
+        while (m->unfinished) {
+                RunningExecution *re = m->unfinished;
+                LIST_REMOVE(running, m->unfinished, re);
+                running_execution_free(re);
+        }
+
+        m->http = http_server_free(m->http);
+        /* Subscriptions end with their streams, freed by the HTTP server above. */
+        m->store = redis_store_free(m->store);
+
+        m->sigterm_source = sd_event_source_disable_unref(m->sigterm_source);
+        m->sigint_source = sd_event_source_disable_unref(m->sigint_source);
+        m->claim_timer = sd_event_source_disable_unref(m->claim_timer);
+        m->idle_timer = sd_event_source_disable_unref(m->idle_timer);
+        m->stop_timer = sd_event_source_disable_unref(m->stop_timer);
+
+        sd_bus_flush_close_unref(m->bus);
+        config_done(&m->config);
+        free(m->node);
+        sd_event_unref(m->event);
+        free(m);
+        return NULL;
+}

@@ -34,6 +34,10 @@
 
 typedef struct Execution Execution;
 
+/* The scope's RuntimeMaxUSec= is the timeout plus this: only a backstop,
+ * the daemon's own timer ends the execution first. */
+#define EXECUTION_RUNTIME_GRACE_USEC (UINT64_C(10) * 1000000)
+
 typedef struct ExecSpec {
         const char *id;                 /* 32 hex digits; the scope is pyexec-<id>.scope */
         const char *code;

@@ -27,8 +27,14 @@
  * -ENOENT (no such execution), -EBUSY (queue full, or the state was not the
  * expected one), -ECONNRESET (connection lost before the reply), -ETIMEDOUT
  * (no reply in time), -ECANCELED (the store is being freed), -EPROTO (Redis
- * answered an error). Pointers handed to a callback are valid only during
- * the call.
+ * answered an error), -EBADMSG (Redis holds data we cannot parse). Pointers
+ * handed to a callback are valid only during the call. A call with bad
+ * arguments returns -EINVAL, an execution id that fails exec_id_is_valid()
+ * included (keys are built from it). Callbacks may call any function of
+ * the store, redis_store_free() included.
+ *
+ * SIGPIPE: hiredis writes with write(2), so a connection that breaks while a
+ * command is being sent raises SIGPIPE; the program must ignore it.
  */
 
 #include <jansson.h>
@@ -63,6 +69,16 @@ RedisStore *redis_store_free(RedisStore *s);
 
 void redis_store_set_state_handler(RedisStore *s, redis_store_state_handler_t handler, void *userdata);
 
+/*
+ * Changes the timeouts (µs; 0 keeps the current value): @connect_usec for a
+ * connection attempt (default 5 s), @command_usec without any reply while
+ * commands are pending (default 5 s: the connection is dropped and every
+ * pending callback gets -ETIMEDOUT), @retry_usec between connection
+ * attempts while Redis is unreachable (default 1 s). Applies from the next
+ * time a timer is armed.
+ */
+void redis_store_set_timeouts(RedisStore *s, uint64_t connect_usec, uint64_t command_usec, uint64_t retry_usec);
+
 /* True once connected and set up. */
 bool redis_store_is_connected(RedisStore *s);
 
@@ -70,7 +86,10 @@ bool redis_store_is_connected(RedisStore *s);
  * ("Redis at 127.0.0.1:6379: Connection refused"); NULL if none. */
 const char *redis_store_last_error(RedisStore *s);
 
-/* Drops the connection, if any, and connects again now (POST /initialize). */
+/* Drops the connection, if any, and connects again now (POST /initialize);
+ * while an attempt is under way already, waits for that one. The callback
+ * gets 0 once connected and set up, or the error of the failed attempt
+ * (e.g. -ECONNREFUSED, -ENOENT, -ETIMEDOUT). @callback may be NULL. */
 typedef void (*redis_store_done_t)(RedisStore *s, int r, void *userdata);
 int redis_store_reconnect(RedisStore *s, redis_store_done_t callback, void *userdata);
 
@@ -79,7 +98,8 @@ int redis_store_reconnect(RedisStore *s, redis_store_done_t callback, void *user
  * stores nothing, when @max_queued executions are queued already. @rec has
  * state "queued", the id and all request fields; the store adds the queue
  * entry id. Emits the "status" event {"status":"queued"}. The callback gets
- * the 1-based queue position.
+ * the 1-based queue position. @stdin_data NULL: no stdin (the record's
+ * has_stdin is set from it). -EEXIST if the id is taken.
  */
 typedef void (*redis_store_submit_t)(RedisStore *s, int r, uint64_t queue_position, void *userdata);
 int redis_store_submit(RedisStore *s, const ExecRecord *rec, const char *code, size_t code_size,
@@ -95,14 +115,16 @@ typedef void (*redis_store_get_t)(RedisStore *s, int r, const ExecRecord *rec, j
 int redis_store_get(RedisStore *s, const char *id, redis_store_get_t callback, void *userdata);
 
 /*
- * Reads at most @count events after entry id @after (NULL: from the start),
- * oldest first. -ENOENT if the execution does not exist.
+ * Reads at most @count events (0: all) after entry id @after (NULL: from
+ * the start), oldest first. -ENOENT if the execution does not exist.
+ * Returns -EINVAL at once if @after is not an entry id ("<ms>-<seq>" or "<ms>").
  */
 typedef void (*redis_store_events_t)(RedisStore *s, int r, const RedisEvent *events, size_t n, void *userdata);
 int redis_store_read_events(RedisStore *s, const char *id, const char *after, unsigned count,
                             redis_store_events_t callback, void *userdata);
 
-/* Appends one event; the callback (may be NULL) gets its entry id. */
+/* Appends one event; the callback (may be NULL) gets its entry id. -EBUSY
+ * once the execution ended (nothing may follow its "end" event). */
 typedef void (*redis_store_append_t)(RedisStore *s, int r, const char *entry_id, void *userdata);
 int redis_store_append_event(RedisStore *s, const char *id, const char *type, const char *data, size_t data_size,
                              redis_store_append_t callback, void *userdata);
@@ -127,7 +149,10 @@ int redis_store_claim(RedisStore *s, uint64_t now_usec, redis_store_claim_t call
  * fields (a terminal state), the outputs, the "status" event and the "end"
  * event whose data is @status_json (the final status object), removes it
  * from the queued/running sets, acknowledges and deletes its queue entry,
- * and lets all its keys expire after @ttl_usec.
+ * and lets all its keys expire after @ttl_usec. @outputs NULL stores [];
+ * @status_json NULL uses exec_record_to_status_json(@rec, @outputs). Both
+ * are borrowed. -EINVAL if @rec's state is not terminal or @expected is
+ * neither queued nor running. @callback may be NULL.
  */
 int redis_store_finish(RedisStore *s, const ExecRecord *rec, ExecState expected, json_t *outputs,
                        json_t *status_json, uint64_t ttl_usec, redis_store_done_t callback, void *userdata);

@@ -35,6 +35,10 @@ void exec_request_done(ExecRequest *r);
  *  -EINVAL   a missing, unknown or mistyped field, or a bad limit (HTTP 400 "invalid_field")
  *  -ENOMEM
  * with a message naming the problem in @ret_message (malloc'd) on -EBADMSG and -EINVAL.
+ * Duplicate fields and integers beyond 64 bits are -EBADMSG (jansson refuses
+ * them while decoding). A JSON null for an optional field counts as absent.
+ * "code", "cell_id" and "notebook_id" must not hold U+0000; "stdin" may.
+ * On error @ret is zeroed, so exec_request_done() on it is harmless.
  */
 int exec_request_parse(const char *body, size_t size, const Limits *defaults, const Limits *maxima,
                        ExecRequest *ret, char **ret_message);

@@ -20,7 +20,8 @@ typedef struct Limits {
         uint64_t file_size_max;             /* bytes; RLIMIT_FSIZE of the payload (configuration only) */
 } Limits;
 
-/* Built-in defaults and maxima (DESIGN.md "Configuration"). @ncpus scales the CPUQuota maximum. */
+/* Built-in defaults and maxima (DESIGN.md "Configuration"). @ncpus scales the CPUQuota maximum
+ * (0 counts as 1). Requests cannot set file_size_max, so its maximum is UINT64_MAX. */
 void limits_default(Limits *ret);
 void limits_maximum(Limits *ret, unsigned ncpus);
 
@@ -43,10 +44,13 @@ json_t *limits_to_json(const Limits *l);
 
 /*
  * Configuration value parsers, systemd syntax:
- *  parse_size():    "512M", "4G", "1024", "16K" (base 1024; K M G T), "infinity" is refused → bytes
- *  parse_sec():     "30", "30s", "500ms", "2min", "1h", "1.5s" → µs
- *  parse_percent(): "100%" → 100; also "250%"
- * All return 0 or -EINVAL (-ERANGE on overflow).
+ *  parse_size():    "512M", "4G", "1024", "16K", "1.5G", "100B" (base 1024; K M G T P E,
+ *                   upper case; fractions round down), "infinity" is refused → bytes
+ *  parse_sec():     "30", "30s", "500ms", "2min", "1h", "1.5s", "1d", "1min 30s" (systemd.time(7)
+ *                   units; a bare number is seconds), "infinity" is refused → µs
+ *  parse_percent(): "100%" → 100; also "250%"; the "%" is required, fractions are refused
+ *  parse_unsigned(): decimal digits only, no sign → unsigned
+ * No surrounding whitespace. All return 0 or -EINVAL (-ERANGE on overflow).
  */
 int parse_size(const char *s, uint64_t *ret);
 int parse_sec(const char *s, uint64_t *ret_usec);

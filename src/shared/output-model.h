@@ -22,7 +22,12 @@
  * Other event types in that stream ("status", "end") are not outputs.
  *
  * The payload is untrusted: every line is validated, and a line that is not
- * one of the shapes above is refused (-EBADMSG), never half-used.
+ * one of the shapes above is refused (-EBADMSG), never half-used. Objects
+ * may hold only the members shown ("transient" may hold more; only its
+ * display_id is read); duplicate members and nesting deeper than 256 levels
+ * are refused as well. U+0000 may appear in free text (stream text, mime
+ * values, ename, evalue, traceback, metadata), not in msg_type, the stream
+ * name or display_id. Mime keys are any non-empty string.
  */
 
 #include <jansson.h>
@@ -44,9 +49,32 @@ int runner_message_parse(const char *line, size_t size, const char **ret_type, j
  * The size OutputMax counts for one event: UTF-8 bytes of stream text, of
  * every mime value (strings as they are — base64 included —, JSON values
  * as their compact serialisation), of ename, evalue and traceback lines,
- * before JSON escaping. Events that carry no output count 0.
+ * before JSON escaping. An update_display_data event counts its data like
+ * a display_data item (it is sent and stored as well); clear_output and
+ * events that carry no output count 0.
  */
 uint64_t output_event_size(const char *type, const json_t *data);
+
+/*
+ * Checks an event read back from anywhere (Redis, another node) against the
+ * shapes above: for "output" an nbformat v4 output item (stream,
+ * display_data with optional "transient", execute_result, error), for
+ * "update_display_data" and "clear_output" the content as described.
+ * Free text may hold NUL, as in runner_message_parse() (stream items built
+ * from fd 1/2 do too); output_type, the stream name and display_id may not.
+ * Returns 0 or -EBADMSG (also for any other type).
+ */
+int output_event_verify(const char *type, const json_t *data);
+
+/*
+ * Applies carriage returns the way a terminal (and Jupyter's front ends)
+ * show them: within each "\n"-terminated line, text after a "\r"
+ * overwrites the line from its start, code point by code point
+ * ("abcdef\rXY" → "XYcdef", "a\r\n" → "a\n"; a trailing "\r" leaves the
+ * line as it was). Returns a new NUL-terminated string of *@ret_size bytes
+ * (never longer than @size; may hold NUL), or NULL on ENOMEM.
+ */
+char *text_apply_carriage_returns(const char *text, size_t size, size_t *ret_size);
 
 /* Builds a stream output item {"output_type":"stream","name":@name,"text":…}
  * from @size bytes of valid UTF-8 (may hold NUL). New reference or NULL. */

@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/*
+ * GET /stream/{id}: Server-Sent Events of one execution.
+ *
+ * The events stream in Redis is the single source: replay, resume
+ * (Last-Event-ID) and live delivery are all "read what comes after my
+ * cursor". A subscription reads a batch when it is woken (a new event was
+ * stored, the client's buffer drained, or the keep-alive tick) and only
+ * while the client's buffer is below a high-water mark, so a slow client
+ * costs a bounded amount of memory and never blocks anyone else.
+ */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/manager.h"
+#include "shared/exec-id.h"
+#include "shared/log.h"
+
+#define STREAM_BATCH 256
+#define STREAM_HIGH_WATER (256 * 1024)
+#define STREAM_KEEPALIVE_USEC (15 * USEC_PER_SEC)
+
+static Subscription *subscription_free(Subscription *sub) {
+        if (!sub)
+                return NULL;
+        free(sub->cursor);
+        free(sub);
+        return NULL;
+}
+
+/* True for a Redis stream id "MS-SEQ". */
+static bool event_id_is_valid(const char *s) {
+        size_t a, b;
+
+        a = strspn(s, "0123456789");
+        if (a == 0 || a > 20 || s[a] != '-')
+                return false;
+        b = strspn(s + a + 1, "0123456789");
+        return b > 0 && b <= 20 && s[a + 1 + b] == '\0';
+}
+
+/* Pushes a batch to the client. Returns true if the batch ended the stream. */
+static bool subscription_push(Subscription *sub, const RedisEvent *events, size_t n) {
+        int r;
+
+        for (size_t i = 0; i < n; i++) {
+                const RedisEvent *ev = &events[i];
+
+                r = sse_stream_push_event(sub->stream, ev->id, ev->type, ev->data, ev->data_size);
+                if (r < 0) {
+                        log_debug_errno(r, "Stream of %s: failed to queue an event: %m", sub->id);
+                        sse_stream_abort(sub->stream);
+                        sub->ended = true;
+                        return true;
+                }
+
+                char *c = strdup(ev->id);
+                if (!c) {
+                        log_oom();
+                        sse_stream_abort(sub->stream);
+                        sub->ended = true;
+                        return true;
+                }
+                free(sub->cursor);
+                sub->cursor = c;
+
+                if (strcmp(ev->type, "end") == 0) {
+                        sub->ended = true;
+                        sse_stream_finish(sub->stream);
+                        return true;
+                }
+        }
+        return false;
+}
+
+static void subscription_on_events(RedisStore *s, int r, const RedisEvent *events, size_t n, void *userdata) {
+        Subscription *sub = userdata;
+
+        sub->fetching = false;
+        if (!sub->stream) {
+                /* The client went away while we read. */
+                subscription_free(sub);
+                return;
+        }
+
+        if (r == -ENOENT) {
+                /* Expired while followed. */
+                sub->ended = true;
+                sse_stream_finish(sub->stream);
+                return;
+        }
+        if (r < 0) {
+                /* Redis went away; the keep-alive tick tries again. */
+                log_debug_errno(r, "Stream of %s: read failed: %m", sub->id);
+                return;
+        }
+
+        if (subscription_push(sub, events, n))
+                return;
+
+        if (n == STREAM_BATCH || sub->more) {
+                sub->more = false;
+                subscription_wake(sub);
+        }
+}
+
+void subscription_wake(Subscription *sub) {
+        Manager *m = sub->manager;
+        int r;
+
+        if (sub->ended || !sub->stream)
+                return;
+        if (sub->fetching || sse_stream_get_buffered(sub->stream) >= STREAM_HIGH_WATER) {
+                /* Read later: after this read, or when the client drained its buffer. */
+                sub->more = true;
+                return;
+        }
+
+        r = redis_store_read_events(m->store, sub->id, sub->cursor, STREAM_BATCH, subscription_on_events, sub);
+        if (r < 0) {
+                log_debug_errno(r, "Stream of %s: cannot read now: %m", sub->id);
+                return;
+        }
+        sub->fetching = true;
+        sub->more = false;
+}
+
+static void subscription_on_drained(SseStream *s, void *userdata) {
+        Subscription *sub = userdata;
+
+        subscription_wake(sub);
+}
+
+static void subscription_on_closed(SseStream *s, void *userdata) {
+        Subscription *sub = userdata;
+        Manager *m = sub->manager;
+
+        LIST_REMOVE(subscriptions, m->subscriptions, sub);
+        sub->stream = NULL;
+        if (!sub->fetching)
+                subscription_free(sub);
+}
+
+static const SseStreamHandlers subscription_handlers = {
+        .drained = subscription_on_drained,
+        .closed = subscription_on_closed,
+};
+
+/* The first read decides between 404 and a stream. */
+typedef struct StreamStart {
+        Subscription *sub;
+        HttpRequest *request;
+} StreamStart;
+
+static void stream_on_first_events(RedisStore *s, int r, const RedisEvent *events, size_t n, void *userdata) {
+        StreamStart *st = userdata;
+        Subscription *sub = st->sub;
+        Manager *m = sub->manager;
+        HttpRequest *req = st->request;
+        SseStream *stream;
+
+        free(st);
+
+        if (r == -ENOENT) {
+                (void) http_request_respond_error(req, 404, "not_found", "No execution with id \"%s\".", sub->id);
+                goto fail;
+        }
+        if (r < 0) {
+                (void) http_request_respond_error(req, 503, "unavailable", "Redis at %s is unreachable: %s",
+                                                  m->config.redis_address,
+                                                  redis_store_last_error(m->store) ?: strerror(-r));
+                goto fail;
+        }
+
+        r = sse_stream_new(&stream, m->event, STREAM_KEEPALIVE_USEC, &subscription_handlers, sub);
+        if (r < 0) {
+                (void) http_request_respond_error(req, 500, "internal", "Failed to set up the stream: %s", strerror(-r));
+                goto fail;
+        }
+        sub->stream = stream;
+        LIST_PREPEND(subscriptions, m->subscriptions, sub);
+
+        /* From here on the stream's closed() frees @sub — but not while
+         * "fetching", which keeps it alive through a closed() that happens
+         * inside this call (client already gone). */
+        sub->fetching = true;
+        (void) http_request_respond_sse(req, stream);
+        http_request_unref(req);
+        sub->fetching = false;
+        if (!sub->stream) {
+                subscription_free(sub);
+                return;
+        }
+
+        if (!subscription_push(sub, events, n) && n == STREAM_BATCH)
+                subscription_wake(sub);
+        return;
+
+fail:
+        subscription_free(sub);
+        http_request_unref(req);
+}
+
+void api_stream(HttpRequest *req, const char *id, void *userdata) {
+        Manager *m = userdata;
+        Subscription *sub;
+        StreamStart *st;
+        const char *last;
+        int r;
+
+        if (!exec_id_is_valid(id)) {
+                (void) http_request_respond_error(req, 404, "not_found", "No execution with id \"%s\".", id);
+                return;
+        }
+
+        last = http_request_get_header(req, "Last-Event-ID");
+        if (last && *last && !event_id_is_valid(last)) {
+                (void) http_request_respond_error(req, 400, "invalid_field",
+                                                  "Last-Event-ID \"%s\" is not an event id of this service.", last);
+                return;
+        }
+
+        if (!redis_store_is_connected(m->store)) {
+                (void) http_request_respond_error(req, 503, "unavailable", "Redis at %s is unreachable: %s",
+                                                  m->config.redis_address,
+                                                  redis_store_last_error(m->store) ?: "not connected yet");
+                return;
+        }
+
+        sub = calloc(1, sizeof(*sub));
+        st = calloc(1, sizeof(*st));
+        if (!sub || !st || (last && *last && !(sub->cursor = strdup(last)))) {
+                subscription_free(sub);
+                free(st);
+                (void) http_request_respond_error(req, 500, "internal", "Out of memory.");
+                return;
+        }
+        sub->manager = m;
+        memcpy(sub->id, id, sizeof(sub->id));
+        st->sub = sub;
+        st->request = http_request_ref(req);
+
+        r = redis_store_read_events(m->store, id, sub->cursor, STREAM_BATCH, stream_on_first_events, st);
+        if (r < 0) {
+                (void) http_request_respond_error(req, 503, "unavailable", "Redis request failed: %s", strerror(-r));
+                http_request_unref(st->request);
+                subscription_free(sub);
+                free(st);
+        }
+}
+
+void manager_abort_subscriptions(Manager *m) {
+        LIST_FOREACH(subscriptions, sub, m->subscriptions)
+                if (sub->stream && !sub->ended) {
+                        sub->ended = true;
+                        sse_stream_finish(sub->stream);
+                }
+}

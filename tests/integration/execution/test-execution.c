@@ -1,0 +1,1097 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/*
+ * The executor against a real systemd (run inside the testbed): each test
+ * drives execution_start() on a fresh sd-event loop and system bus
+ * connection and checks what comes out, exactly.
+ *
+ * Environment: PYEXECD_SANDBOX (the built pyexecd-sandbox) and
+ * PYEXECD_RUNNER (pyexecd_runner.py).
+ */
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "exec/cgroup-stats.h"
+#include "exec/execution.h"
+#include "shared/exec-id.h"
+#include "shared/exec-state.h"
+#include "shared/macro.h"
+#include "shared/output-model.h"
+#include "shared/time-util.h"
+
+#define MIB (UINT64_C(1024) * 1024)
+
+typedef struct Run Run;
+
+struct Run {
+        sd_event *event;
+        sd_bus *bus;
+        char id[EXEC_ID_LEN + 1];
+        char unit[64];
+        ExecSpec spec;
+        Execution *execution;
+
+        json_t *events;                 /* [{"type": …, "data": …}, …] */
+        unsigned n_started, n_finished;
+        ExecTermination termination;
+        char *error;
+        ExecResources resources;
+        bool truncated;
+        ExecState state;
+
+        /* Per-test hooks. */
+        void (*on_started)(Run *r);
+        void (*on_event)(Run *r, const char *type, json_t *data);
+        const char *marker;             /* on_marker() when a stdout item holds this */
+        void (*on_marker)(Run *r);
+        bool marker_seen;
+
+        /* Two executions on one loop: the loop ends when both finished. */
+        Run *partner;
+
+        /* Filled by the hooks of some tests. */
+        pid_t pids[64];
+        size_t n_pids;
+        uint64_t properties[4];
+        char *slice;
+};
+
+static void on_started(Execution *e, void *userdata) {
+        Run *r = userdata;
+
+        ck_assert_ptr_eq(e, r->execution);
+        ck_assert_uint_eq(r->n_finished, 0);
+        r->n_started++;
+        if (r->on_started)
+                r->on_started(r);
+}
+
+static void on_event(Execution *e, const char *type, json_t *data, void *userdata) {
+        Run *r = userdata;
+
+        ck_assert_uint_eq(r->n_finished, 0);
+        ck_assert_int_eq(output_event_verify(type, data), 0);
+        ck_assert_int_eq(json_array_append_new(r->events, json_pack("{s:s,s:O}", "type", type, "data", data)), 0);
+
+        if (r->on_event)
+                r->on_event(r, type, data);
+
+        json_t *text = json_object_get(data, "text");
+        if (r->marker && !r->marker_seen && json_is_string(text) && strstr(json_string_value(text), r->marker)) {
+                r->marker_seen = true;
+                r->on_marker(r);
+        }
+}
+
+static void on_finished(Execution *e, const ExecTermination *t, const ExecResources *res, bool truncated,
+                        void *userdata) {
+        Run *r = userdata;
+
+        r->n_finished++;
+        ck_assert_uint_eq(r->n_finished, 1);
+        r->termination = *t;
+        r->termination.error = NULL;
+        r->error = t->error ? strdup(t->error) : NULL;
+        r->resources = *res;
+        r->truncated = truncated;
+        r->state = exec_state_from_termination(t);
+        if (!r->partner || r->partner->n_finished > 0)
+                ck_assert_int_eq(sd_event_exit(r->event, 0), 0);
+}
+
+static const ExecutionHandlers handlers = {
+        .started = on_started,
+        .event = on_event,
+        .finished = on_finished,
+};
+
+static int on_watchdog(sd_event_source *s, uint64_t usec, void *userdata) {
+        ck_abort_msg("the execution did not finish in time");
+        return 0;
+}
+
+static void run_init(Run *r, const char *code) {
+        sigset_t mask;
+
+        /* What the daemon's main does: sd-event's child sources want
+         * SIGCHLD blocked, and a write to a pipe whose reader died must
+         * not kill the process. */
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGCHLD);
+        ck_assert_int_eq(sigprocmask(SIG_BLOCK, &mask, NULL), 0);
+        signal(SIGPIPE, SIG_IGN);
+
+        *r = (Run) {};
+        ck_assert_int_eq(sd_event_new(&r->event), 0);
+        ck_assert_int_eq(sd_bus_open_system(&r->bus), 0);
+        ck_assert_int_eq(sd_bus_attach_event(r->bus, r->event, SD_EVENT_PRIORITY_NORMAL), 0);
+        ck_assert_ptr_nonnull(r->events = json_array());
+
+        ck_assert_int_eq(exec_id_new(r->id), 0);
+        snprintf(r->unit, sizeof r->unit, "pyexec-%s.scope", r->id);
+
+        ck_assert_ptr_nonnull(getenv("PYEXECD_SANDBOX"));
+        ck_assert_ptr_nonnull(getenv("PYEXECD_RUNNER"));
+        r->spec = (ExecSpec) {
+                .id = r->id,
+                .code = code,
+                .code_size = strlen(code),
+                .limits = {
+                        .timeout_usec = 30 * USEC_PER_SEC,
+                        .memory_max = 512 * MIB,
+                        .cpu_quota_per_sec_usec = USEC_PER_SEC,
+                        .tasks_max = 64,
+                        .output_max = 1 * MIB,
+                        .file_size_max = 16 * MIB,
+                },
+                .sandbox_path = getenv("PYEXECD_SANDBOX"),
+                .runner_path = getenv("PYEXECD_RUNNER"),
+                .python_path = "/usr/bin/python3",
+                .slice = "pyexec.slice",
+        };
+}
+
+static void run_start(Run *r) {
+        ck_assert_int_eq(execution_start(&r->execution, r->event, r->bus, &r->spec, &handlers, r), 0);
+        ck_assert_str_eq(execution_get_id(r->execution), r->id);
+        ck_assert_str_eq(execution_get_unit(r->execution), r->unit);
+        ck_assert_int_gt(execution_get_supervisor_pid(r->execution), 0);
+}
+
+static void run_loop(Run *r) {
+        _cleanup_(sd_event_source_unrefp) sd_event_source *watchdog = NULL;
+
+        ck_assert_int_eq(sd_event_add_time_relative(r->event, &watchdog, CLOCK_MONOTONIC,
+                                                    r->spec.limits.timeout_usec + 60 * USEC_PER_SEC, 0,
+                                                    on_watchdog, r), 0);
+        ck_assert_int_eq(sd_event_loop(r->event), 0);
+        ck_assert_uint_eq(r->n_finished, 1);
+}
+
+static void run_start_and_wait(Run *r) {
+        run_start(r);
+        run_loop(r);
+}
+
+static void run_done(Run *r) {
+        r->execution = execution_free(r->execution);
+        json_decref(r->events);
+        free(r->error);
+        free(r->slice);
+        sd_bus_flush_close_unref(r->bus);
+        sd_event_unref(r->event);
+}
+
+/* The joined text of the stream items named @name. */
+static char *stream_text(Run *r, const char *name, size_t *ret_size) {
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+        size_t i;
+        json_t *ev;
+
+        ck_assert_ptr_nonnull(f);
+        json_array_foreach(r->events, i, ev) {
+                json_t *d = json_object_get(ev, "data");
+                if (strcmp(json_string_value(json_object_get(ev, "type")), "output") != 0 ||
+                    strcmp(json_string_value(json_object_get(d, "output_type")), "stream") != 0 ||
+                    strcmp(json_string_value(json_object_get(d, "name")), name) != 0)
+                        continue;
+                json_t *t = json_object_get(d, "text");
+                fwrite(json_string_value(t), 1, json_string_length(t), f);
+        }
+        ck_assert_int_eq(fclose(f), 0);
+        if (ret_size)
+                *ret_size = size;
+        return buf;
+}
+
+/* "stream:stdout,display_data,…" with adjacent stream items of one name merged,
+ * as the cases describe sequences. */
+static char *sequence(Run *r) {
+        char *buf = NULL, last[64] = "";
+        size_t size = 0, i;
+        FILE *f = open_memstream(&buf, &size);
+        json_t *ev;
+
+        ck_assert_ptr_nonnull(f);
+        json_array_foreach(r->events, i, ev) {
+                json_t *d = json_object_get(ev, "data");
+                char kind[64];
+
+                if (strcmp(json_string_value(json_object_get(ev, "type")), "output") != 0)
+                        snprintf(kind, sizeof kind, "%s", json_string_value(json_object_get(ev, "type")));
+                else if (strcmp(json_string_value(json_object_get(d, "output_type")), "stream") == 0)
+                        snprintf(kind, sizeof kind, "stream:%s", json_string_value(json_object_get(d, "name")));
+                else
+                        snprintf(kind, sizeof kind, "%s", json_string_value(json_object_get(d, "output_type")));
+
+                if (strncmp(kind, "stream:", 7) == 0 && strcmp(kind, last) == 0)
+                        continue;
+                fprintf(f, "%s%s", ftell(f) > 0 ? "," : "", kind);
+                snprintf(last, sizeof last, "%s", kind);
+        }
+        ck_assert_int_eq(fclose(f), 0);
+        return buf;
+}
+
+static bool unit_exists(sd_bus *bus, const char *unit) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        r = sd_bus_call_method(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                               "org.freedesktop.systemd1.Manager", "GetUnit", &error, &reply, "s", unit);
+        if (r >= 0)
+                return true;
+        ck_assert_msg(sd_bus_error_has_name(&error, "org.freedesktop.systemd1.NoSuchUnit"),
+                      "GetUnit(%s): %s", unit, error.message);
+        return false;
+}
+
+/* Units named pyexec-*, loaded in any state. */
+static unsigned count_pyexec_units(sd_bus *bus) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        unsigned n = 0;
+        int r;
+
+        r = sd_bus_call_method(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                               "org.freedesktop.systemd1.Manager", "ListUnitsByPatterns", &error, &reply, "asas",
+                               0, 1, "pyexec-*");
+        ck_assert_msg(r >= 0, "ListUnitsByPatterns: %s", error.message);
+        ck_assert_int_ge(sd_bus_message_enter_container(reply, 'a', "(ssssssouso)"), 0);
+        while ((r = sd_bus_message_skip(reply, "(ssssssouso)")) > 0)
+                n++;
+        ck_assert_int_ge(r, 0);
+        return n;
+}
+
+/* The scope goes away on its own (CollectMode, StopUnit): wait for that,
+ * generously, and only fail if it never happens. */
+static void assert_scope_gone(Run *r) {
+        uint64_t deadline = now_usec(CLOCK_MONOTONIC) + 15 * USEC_PER_SEC;
+
+        while (unit_exists(r->bus, r->unit) || count_pyexec_units(r->bus) > 0) {
+                ck_assert_msg(now_usec(CLOCK_MONOTONIC) < deadline, "scope %s is still there", r->unit);
+                usleep(50 * 1000);
+        }
+}
+
+static void assert_common_end(Run *r) {
+        ck_assert_uint_eq(r->n_finished, 1);
+        assert_scope_gone(r);
+}
+
+/*
+ * Tests.
+ */
+
+START_TEST(test_hello) {
+        Run r;
+
+        run_init(&r, "print('hello')\n");
+        run_start_and_wait(&r);
+
+        ck_assert_ptr_null(r.error);
+        ck_assert_uint_eq(r.n_started, 1);
+        ck_assert(r.termination.have_status);
+        ck_assert_int_eq(r.termination.exit_code, 0);
+        ck_assert_int_eq(r.termination.signal, 0);
+        ck_assert(!r.termination.timed_out && !r.termination.cancelled && !r.termination.interrupted);
+        ck_assert_uint_eq(r.termination.oom_kills, 0);
+        ck_assert_int_eq(r.state, EXEC_STATE_SUCCEEDED);
+        ck_assert(!r.truncated);
+
+        /* Exactly one event: the stream item. */
+        ck_assert_uint_eq(json_array_size(r.events), 1);
+        json_t *ev = json_array_get(r.events, 0);
+        ck_assert_str_eq(json_string_value(json_object_get(ev, "type")), "output");
+        json_t *expected = json_pack("{s:s,s:s,s:s}", "output_type", "stream", "name", "stdout", "text", "hello\n");
+        ck_assert(json_equal(json_object_get(ev, "data"), expected));
+        json_decref(expected);
+
+        /* Resources: a Python start takes some CPU and memory, and not minutes. */
+        ck_assert_uint_gt(r.resources.wall_usec, 0);
+        ck_assert_uint_lt(r.resources.wall_usec, 30 * USEC_PER_SEC);
+        ck_assert_uint_gt(r.resources.cpu_usec, 0);
+        ck_assert_uint_gt(r.resources.memory_peak_bytes, 1 * MIB);
+        ck_assert_uint_le(r.resources.memory_peak_bytes, r.spec.limits.memory_max);
+
+        assert_common_end(&r);
+        run_done(&r);
+}
+END_TEST
+
+START_TEST(test_order_c06) {
+        _cleanup_free_ char *seq = NULL, *out = NULL, *err = NULL;
+        Run r;
+
+        run_init(&r,
+                 "import sys\n"
+                 "print(\"err1\", file=sys.stderr)\n"
+                 "print(\"out1\")\n"
+                 "print(\"err2\", file=sys.stderr)\n"
+                 "print(\"out2\")\n");
+        run_start_and_wait(&r);
+
+        ck_assert_int_eq(r.state, EXEC_STATE_SUCCEEDED);
+        seq = sequence(&r);
+        ck_assert_str_eq(seq, "stream:stderr,stream:stdout,stream:stderr,stream:stdout");
+        out = stream_text(&r, "stdout", NULL);
+        err = stream_text(&r, "stderr", NULL);
+        ck_assert_str_eq(out, "out1\nout2\n");
+        ck_assert_str_eq(err, "err1\nerr2\n");
+
+        assert_common_end(&r);
+        run_done(&r);
+}
+END_TEST
+
+START_TEST(test_raw_fds_in_causal_order) {
+        _cleanup_free_ char *seq = NULL, *out = NULL, *err = NULL;
+        Run r;
+
+        /* Raw writes to fd 1/2 and the runner's messages on fd 3 interleave
+         * in the order they were written. */
+        run_init(&r,
+                 "import os\n"
+                 "os.write(1, b'raw1\\n')\n"
+                 "print('py1')\n"
+                 "os.write(2, b'raw2\\n')\n"
+                 "print('py2')\n"
+                 "os.write(1, b'raw3\\n')\n");
+        run_start_and_wait(&r);
+
+        ck_assert_int_eq(r.state, EXEC_STATE_SUCCEEDED);
+        seq = sequence(&r);
+        ck_assert_str_eq(seq, "stream:stdout,stream:stderr,stream:stdout");
+        out = stream_text(&r, "stdout", NULL);
+        err = stream_text(&r, "stderr", NULL);
+        ck_assert_str_eq(out, "raw1\npy1\n");
+        ck_assert_str_eq(err, "raw2\n");
+        /* py2 and raw3 are stdout again, after raw2: check the full order. */
+        size_t i;
+        json_t *ev;
+        const char *texts[8];
+        size_t n = 0;
+        json_array_foreach(r.events, i, ev) {
+                ck_assert_uint_lt(n, ELEMENTSOF(texts));
+                texts[n++] = json_string_value(json_object_get(json_object_get(ev, "data"), "text"));
+        }
+        ck_assert_uint_eq(n, 5);
+        ck_assert_str_eq(texts[0], "raw1\n");
+        ck_assert_str_eq(texts[1], "py1\n");
+        ck_assert_str_eq(texts[2], "raw2\n");
+        ck_assert_str_eq(texts[3], "py2\n");
+        ck_assert_str_eq(texts[4], "raw3\n");
+
+        assert_common_end(&r);
+        run_done(&r);
+}
+END_TEST
+
+START_TEST(test_invalid_utf8_repaired) {
+        _cleanup_free_ char *out = NULL, *err = NULL;
+        size_t out_size, err_size;
+        Run r;
+
+        /* Invalid bytes become U+FFFD; a character split across two writes
+         * (é = C3 A9) stays whole; an incomplete sequence at EOF is one U+FFFD. */
+        run_init(&r,
+                 "import os, time\n"
+                 "os.write(1, b'ab\\xff\\xfecd\\xc3')\n"
+                 "time.sleep(0.3)\n"
+                 "os.write(1, b'\\xa9!\\x00z\\n')\n"
+                 "os.write(2, b'end\\xe2\\x82')\n");
+        run_start_and_wait(&r);
+
+        ck_assert_int_eq(r.state, EXEC_STATE_SUCCEEDED);
+        out = stream_text(&r, "stdout", &out_size);
+        err = stream_text(&r, "stderr", &err_size);
+        static const char expected_out[] = "ab\xef\xbf\xbd\xef\xbf\xbd" "cd\xc3\xa9!\0z\n";
+        ck_assert_uint_eq(out_size, sizeof expected_out - 1);
+        ck_assert_mem_eq(out, expected_out, out_size);
+        ck_assert_str_eq(err, "end\xef\xbf\xbd");
+
+        assert_common_end(&r);
+        run_done(&r);
+}
+END_TEST
+
+START_TEST(test_exit_code) {
+        _cleanup_free_ char *out = NULL;
+        Run r;
+
+        run_init(&r, "import sys\nprint('bye')\nsys.exit(3)\n");
+        run_start_and_wait(&r);
+
+        ck_assert_ptr_null(r.error);
+        ck_assert(r.termination.have_status);
+        ck_assert_int_eq(r.termination.exit_code, 3);
+        ck_assert_int_eq(r.termination.signal, 0);
+        ck_assert_int_eq(r.state, EXEC_STATE_FAILED);
+        out = stream_text(&r, "stdout", NULL);
+        ck_assert_str_eq(out, "bye\n");
+
+        assert_common_end(&r);
+        run_done(&r);
+}
+END_TEST
+
+START_TEST(test_segfault_c12) {
+        _cleanup_free_ char *out = NULL;
+        Run r;
+
+        run_init(&r, "print(\"about to crash\", flush=True)\nimport ctypes\nctypes.string_at(0)\n");
+        run_start_and_wait(&r);
+
+        ck_assert_ptr_null(r.error);
+        ck_assert(r.termination.have_status);
+        ck_assert_int_eq(r.termination.exit_code, -1);
+        ck_assert_int_eq(r.termination.signal, SIGSEGV);
+        ck_assert_str_eq(signal_to_string(r.termination.signal), "SIGSEGV");
+        ck_assert_int_eq(r.state, EXEC_STATE_FAILED);
+        out = stream_text(&r, "stdout", NULL);
+        ck_assert_str_eq(out, "about to crash\n");
+
+        assert_common_end(&r);
+        run_done(&r);
+}
+END_TEST
+
+START_TEST(test_stdin) {
+        _cleanup_free_ char *out = NULL;
+        Run r;
+
+        run_init(&r,
+                 "print(input())\n"
+                 "try:\n"
+                 "    input()\n"
+                 "except EOFError:\n"
+                 "    print('eof')\n");
+        r.spec.stdin_data = "first line\n";
+        r.spec.stdin_size = strlen(r.spec.stdin_data);
+        run_start_and_wait(&r);
+
+        ck_assert_int_eq(r.state, EXEC_STATE_SUCCEEDED);
+        out = stream_text(&r, "stdout", NULL);
+        ck_assert_str_eq(out, "first line\neof\n");
+
+        assert_common_end(&r);
+        run_done(&r);
+}
+END_TEST
+
+START_TEST(test_runner_messages_validated) {
+        _cleanup_free_ char *seq = NULL;
+        Run r;
+
+        /* fd 3 straight from the code: a valid display_data, garbage, a
+         * message of an unknown type, a valid clear_output. Only the valid
+         * ones come out; the rest is dropped without harm. */
+        run_init(&r,
+                 "import os\n"
+                 "os.write(3, b'{\"msg_type\": \"display_data\", \"content\": {\"data\": {\"text/plain\": \"x\"}, \"metadata\": {}}}\\n')\n"
+                 "os.write(3, b'garbage\\n{\"msg_type\": \"nonsense\", \"content\": {}}\\n\\n')\n"
+                 "os.write(3, b'{\"msg_type\": \"clear_output\", \"content\": {\"wait\": false}}\\n')\n"
+                 "os.write(3, b'{\"msg_type\": \"stream\", \"content\": {\"name\": \"stdout\", \"text\": \"unterminated')\n");
+        run_start_and_wait(&r);
+
+        ck_assert_int_eq(r.state, EXEC_STATE_SUCCEEDED);
+        seq = sequence(&r);
+        ck_assert_str_eq(seq, "display_data,clear_output");
+        json_t *d = json_object_get(json_array_get(r.events, 0), "data");
+        ck_assert_str_eq(json_string_value(json_object_get(json_object_get(d, "data"), "text/plain")), "x");
+
+        assert_common_end(&r);
+        run_done(&r);
+}
+END_TEST
+
+static void read_pids_of_scope(Run *r) {
+        _cleanup_free_ char *dir = NULL, *procs = NULL;
+        FILE *f;
+        int pid;
+
+        /* The supervisor is in the scope's cgroup; so is everything it started. */
+        if (cgroup_find_dir(NULL, execution_get_supervisor_pid(r->execution), &dir) < 0)
+                ck_assert_int_eq(cgroup_find_dir("name=systemd", execution_get_supervisor_pid(r->execution), &dir), 0);
+        ck_assert_ptr_nonnull(strstr(dir, r->unit));
+        ck_assert_int_ge(asprintf(&procs, "%s/cgroup.procs", dir), 0);
+
+        f = fopen(procs, "re");
+        ck_assert_ptr_nonnull(f);
+        while (fscanf(f, "%d", &pid) == 1) {
+                ck_assert_uint_lt(r->n_pids, ELEMENTSOF(r->pids));
+                r->pids[r->n_pids++] = pid;
+        }
+        fclose(f);
+}
+
+START_TEST(test_timeout_c15) {
+        _cleanup_free_ char *out = NULL;
+        uint64_t t0;
+        Run r;
+
+        run_init(&r, "import time\nprint(\"sleeping\", flush=True)\ntime.sleep(600)\nprint(\"woke\")\n");
+        r.spec.limits.timeout_usec = 2 * USEC_PER_SEC;
+        t0 = now_usec(CLOCK_MONOTONIC);
+        run_start_and_wait(&r);
+
+        ck_assert_ptr_null(r.error);
+        ck_assert(r.termination.timed_out);
+        ck_assert(!r.termination.cancelled);
+        ck_assert(r.termination.have_status);
+        ck_assert_int_eq(r.termination.signal, SIGKILL);
+        ck_assert_int_eq(r.state, EXEC_STATE_TIMEOUT);
+        out = stream_text(&r, "stdout", NULL);
+        ck_assert_str_eq(out, "sleeping\n");
+
+        /* The wall clock counts from the release: at least the limit. */
+        ck_assert_uint_ge(r.resources.wall_usec, 2 * USEC_PER_SEC);
+        ck_assert_uint_lt(now_usec(CLOCK_MONOTONIC) - t0, 8 * USEC_PER_SEC);
+        /* It slept: little CPU (C15 allows 0.5 s). */
+        ck_assert_uint_lt(r.resources.cpu_usec, 500 * USEC_PER_MSEC);
+
+        assert_common_end(&r);
+        run_done(&r);
+}
+END_TEST
+
+static void on_orphan_ready(Run *r) {
+        read_pids_of_scope(r);
+}
+
+START_TEST(test_setsid_grandchild_killed) {
+        Run r;
+
+        /* A grandchild in its own session, sleeping forever, and the payload
+         * too: at the timeout, all of them go, and the scope with them. */
+        run_init(&r,
+                 "import os, time\n"
+                 "r = os.fork()\n"
+                 "if r == 0:\n"
+                 "    os.setsid()\n"
+                 "    if os.fork():\n"
+                 "        os._exit(0)\n"
+                 "    print('orphan ready', flush=True)\n"
+                 "    while True:\n"
+                 "        time.sleep(1000)\n"
+                 "os.waitpid(r, 0)\n"
+                 "time.sleep(600)\n");
+        r.spec.limits.timeout_usec = 3 * USEC_PER_SEC;
+        r.marker = "orphan ready";
+        r.on_marker = on_orphan_ready;
+        run_start_and_wait(&r);
+
+        ck_assert(r.marker_seen);
+        ck_assert(r.termination.timed_out);
+        ck_assert_int_eq(r.state, EXEC_STATE_TIMEOUT);
+
+        /* supervisor, init, payload, orphan */
+        ck_assert_uint_ge(r.n_pids, 4);
+        for (size_t i = 0; i < r.n_pids; i++) {
+                /* The supervisor is reaped by sd-event after the child
+                 * callback; everything in the PID namespace died with its init. */
+                if (r.pids[i] == execution_get_supervisor_pid(r.execution))
+                        continue;
+                ck_assert_msg(kill(r.pids[i], 0) < 0 && errno == ESRCH, "process %d survived", (int) r.pids[i]);
+        }
+
+        assert_common_end(&r);
+        ck_assert_uint_eq(count_pyexec_units(r.bus), 0);
+        ck_assert_msg(kill(execution_get_supervisor_pid(r.execution), 0) < 0 && errno == ESRCH,
+                      "the supervisor was not reaped");
+        run_done(&r);
+}
+END_TEST
+
+START_TEST(test_memory_limit_c13) {
+        Run r;
+
+        run_init(&r, "x = b'a' * (640 * 1024 * 1024)\nprint('unreachable')\n");
+        r.spec.limits.memory_max = 64 * MIB;
+        run_start_and_wait(&r);
+
+        ck_assert_ptr_null(r.error);
+        ck_assert(r.termination.have_status);
+        ck_assert_int_eq(r.termination.signal, SIGKILL);
+        ck_assert_uint_gt(r.termination.oom_kills, 0);
+        ck_assert_int_eq(r.state, EXEC_STATE_OOM);
+        ck_assert_uint_gt(r.resources.memory_peak_bytes, 32 * MIB);
+        ck_assert_uint_le(r.resources.memory_peak_bytes, 64 * MIB);
+        ck_assert_uint_eq(json_array_size(r.events), 0);
+
+        assert_common_end(&r);
+        run_done(&r);
+}
+END_TEST
+
+START_TEST(test_tasks_max_c20) {
+        _cleanup_free_ char *out = NULL;
+        unsigned count;
+        Run r;
+
+        run_init(&r,
+                 "import os, time\n"
+                 "count = 0\n"
+                 "try:\n"
+                 "    for _ in range(10_000):\n"
+                 "        pid = os.fork()\n"
+                 "        if pid == 0:\n"
+                 "            time.sleep(30)\n"
+                 "            os._exit(0)\n"
+                 "        count += 1\n"
+                 "except OSError as e:\n"
+                 "    print(f\"fork refused after {count} children: {type(e).__name__} errno={e.errno}\")\n");
+        r.spec.limits.tasks_max = 16;
+        run_start_and_wait(&r);
+
+        ck_assert_int_eq(r.state, EXEC_STATE_SUCCEEDED);
+        out = stream_text(&r, "stdout", NULL);
+        ck_assert_int_eq(sscanf(out, "fork refused after %u children: BlockingIOError errno=11\n", &count), 1);
+        /* The supervisor, the init and Python count too. */
+        ck_assert_uint_lt(count, 16);
+        ck_assert_uint_gt(count, 0);
+
+        assert_common_end(&r);
+        run_done(&r);
+}
+END_TEST
+
+static void read_scope_properties(Run *r) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        static const char *const names[] = { "MemoryMax", "CPUQuotaPerSecUSec", "TasksMax", "RuntimeMaxUSec" };
+        const char *path;
+
+        ck_assert_int_ge(sd_bus_call_method(r->bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                            "org.freedesktop.systemd1.Manager", "GetUnit", &error, &reply, "s",
+                                            r->unit), 0);
+        ck_assert_int_ge(sd_bus_message_read(reply, "o", &path), 0);
+
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                ck_assert_int_ge(sd_bus_get_property_trivial(r->bus, "org.freedesktop.systemd1", path,
+                                                             "org.freedesktop.systemd1.Scope", names[i], &error, 't',
+                                                             &r->properties[i]), 0);
+        ck_assert_int_ge(sd_bus_get_property_string(r->bus, "org.freedesktop.systemd1", path,
+                                                    "org.freedesktop.systemd1.Scope", "Slice", &error, &r->slice), 0);
+
+        ck_assert_int_eq(execution_cancel(r->execution), 0);
+        /* Idempotent. */
+        ck_assert_int_eq(execution_cancel(r->execution), 0);
+}
+
+START_TEST(test_scope_properties) {
+        Run r;
+
+        run_init(&r, "import time\nprint('ready', flush=True)\ntime.sleep(600)\n");
+        r.spec.limits.memory_max = 100 * MIB;
+        r.spec.limits.cpu_quota_per_sec_usec = 500 * USEC_PER_MSEC;
+        r.spec.limits.tasks_max = 42;
+        r.spec.limits.timeout_usec = 20 * USEC_PER_SEC;
+        r.marker = "ready";
+        r.on_marker = read_scope_properties;
+        run_start_and_wait(&r);
+
+        ck_assert(r.marker_seen);
+        ck_assert_uint_eq(r.properties[0], 100 * MIB);
+        ck_assert_uint_eq(r.properties[1], 500 * USEC_PER_MSEC);
+        ck_assert_uint_eq(r.properties[2], 42);
+        ck_assert_uint_eq(r.properties[3], 20 * USEC_PER_SEC + EXECUTION_RUNTIME_GRACE_USEC);
+        ck_assert_str_eq(r.slice, "pyexec.slice");
+
+        /* Cancelled after the release: killed, and said so. */
+        ck_assert(r.termination.cancelled);
+        ck_assert(!r.termination.timed_out);
+        ck_assert_ptr_null(r.error);
+        ck_assert_int_eq(r.termination.signal, SIGKILL);
+        ck_assert_int_eq(r.state, EXEC_STATE_CANCELLED);
+        ck_assert_uint_lt(r.resources.wall_usec, 15 * USEC_PER_SEC);
+
+        assert_common_end(&r);
+        run_done(&r);
+}
+END_TEST
+
+START_TEST(test_cancel_before_release) {
+        Run r;
+
+        run_init(&r, "open('/tmp/should-not-exist', 'w')\nprint('ran')\n");
+        run_start(&r);
+        /* Before the loop ran, the scope job cannot have finished. */
+        ck_assert_int_eq(execution_cancel(r.execution), 0);
+        run_loop(&r);
+
+        ck_assert_uint_eq(r.n_started, 0);
+        ck_assert(r.termination.cancelled);
+        ck_assert(!r.termination.have_status);
+        ck_assert_ptr_null(r.error);
+        ck_assert_int_eq(r.state, EXEC_STATE_CANCELLED);
+        ck_assert_uint_eq(json_array_size(r.events), 0);
+        ck_assert_uint_eq(r.resources.wall_usec, 0);
+
+        assert_common_end(&r);
+        run_done(&r);
+}
+END_TEST
+
+static void cancel_now(Run *r) {
+        ck_assert_int_eq(execution_cancel(r->execution), 0);
+}
+
+START_TEST(test_cancel_after_release) {
+        _cleanup_free_ char *out = NULL;
+        Run r;
+
+        run_init(&r, "import time\nprint('ready', flush=True)\ntime.sleep(600)\nprint('never')\n");
+        r.marker = "ready";
+        r.on_marker = cancel_now;
+        run_start_and_wait(&r);
+
+        ck_assert_uint_eq(r.n_started, 1);
+        ck_assert(r.termination.cancelled);
+        ck_assert_int_eq(r.termination.signal, SIGKILL);
+        ck_assert_int_eq(r.state, EXEC_STATE_CANCELLED);
+        out = stream_text(&r, "stdout", NULL);
+        ck_assert_str_eq(out, "ready\n");
+
+        assert_common_end(&r);
+        run_done(&r);
+}
+END_TEST
+
+static void interrupt_now(Run *r) {
+        ck_assert_int_eq(execution_interrupt(r->execution), 0);
+        /* The first reason stays. */
+        ck_assert_int_eq(execution_cancel(r->execution), 0);
+}
+
+START_TEST(test_interrupt) {
+        Run r;
+
+        run_init(&r, "import time\nprint('ready', flush=True)\ntime.sleep(600)\n");
+        r.marker = "ready";
+        r.on_marker = interrupt_now;
+        run_start_and_wait(&r);
+
+        ck_assert(r.termination.interrupted);
+        ck_assert(!r.termination.cancelled);
+        ck_assert_int_eq(r.state, EXEC_STATE_ERROR);
+
+        assert_common_end(&r);
+        run_done(&r);
+}
+END_TEST
+
+/* The stderr notice is the last event and names the limit and the loss. */
+static void assert_notice(Run *r, uint64_t limit, uint64_t dropped) {
+        json_t *last = json_object_get(json_array_get(r->events, json_array_size(r->events) - 1), "data");
+        char expected[256];
+
+        ck_assert_str_eq(json_string_value(json_object_get(last, "name")), "stderr");
+        snprintf(expected, sizeof expected,
+                 "\n[pyexecd] output limit of %" PRIu64 " bytes reached; %" PRIu64 " bytes of output were dropped\n",
+                 limit, dropped);
+        ck_assert_str_eq(json_string_value(json_object_get(last, "text")), expected);
+}
+
+START_TEST(test_output_max_cut) {
+        _cleanup_free_ char *out = NULL, *err = NULL, *expected = NULL;
+        Run r;
+
+        run_init(&r, "print('a' * 250)\nprint('more')\n");
+        r.spec.limits.output_max = 100;
+        run_start_and_wait(&r);
+
+        ck_assert_int_eq(r.state, EXEC_STATE_SUCCEEDED);
+        ck_assert(r.truncated);
+        out = stream_text(&r, "stdout", NULL);
+        ck_assert_ptr_nonnull(expected = calloc(101, 1));
+        memset(expected, 'a', 100);
+        ck_assert_str_eq(out, expected);
+        /* 251 + 5 bytes written, 100 delivered. */
+        assert_notice(&r, 100, 156);
+
+        assert_common_end(&r);
+        run_done(&r);
+}
+END_TEST
+
+START_TEST(test_output_max_utf8_boundary) {
+        _cleanup_free_ char *out = NULL;
+        Run r;
+
+        /* 101 bytes allowed, "é" is 2 bytes: the cut falls before the 51st. */
+        run_init(&r, "import os\nos.write(1, ('é' * 100).encode())\n");
+        r.spec.limits.output_max = 101;
+        run_start_and_wait(&r);
+
+        ck_assert(r.truncated);
+        out = stream_text(&r, "stdout", NULL);
+        ck_assert_uint_eq(strlen(out), 100);
+        for (size_t i = 0; i < 100; i += 2)
+                ck_assert_mem_eq(out + i, "é", 2);
+        assert_notice(&r, 101, 100);
+
+        assert_common_end(&r);
+        run_done(&r);
+}
+END_TEST
+
+static uint64_t proc_status_kib(const char *field) {
+        char line[256];
+        uint64_t v = 0;
+        size_t n = strlen(field);
+        FILE *f = fopen("/proc/self/status", "re");
+
+        ck_assert_ptr_nonnull(f);
+        while (fgets(line, sizeof line, f))
+                if (strncmp(line, field, n) == 0 && line[n] == ':')
+                        v = strtoull(line + n + 1, NULL, 10);
+        fclose(f);
+        ck_assert_uint_gt(v, 0);
+        return v;
+}
+
+START_TEST(test_huge_outputs_bounded) {
+        _cleanup_free_ char *out = NULL;
+        uint64_t rss_before, hwm_after;
+        Run r;
+
+        /* A single 100 MB print (one 100 MB line on fd 3), then 100 MB of raw
+         * stdout, then a line that is dropped too, as everything after the cap. */
+        run_init(&r,
+                 "import os\n"
+                 "print('x' * 100_000_000)\n"
+                 "os.write(1, b'y' * 100_000_000)\n"
+                 "print('after')\n");
+        r.spec.limits.memory_max = 2048 * MIB;
+        r.spec.limits.timeout_usec = 120 * USEC_PER_SEC;
+        rss_before = proc_status_kib("VmRSS");
+        run_start_and_wait(&r);
+        hwm_after = proc_status_kib("VmHWM");
+
+        ck_assert_int_eq(r.state, EXEC_STATE_SUCCEEDED);
+        ck_assert(r.truncated);
+        /* Whatever of the x's came out (the runner may split big writes),
+         * no more than OutputMax of them, and nothing after. */
+        out = stream_text(&r, "stdout", NULL);
+        ck_assert_uint_le(strlen(out), 1048576);
+        ck_assert_uint_eq(strspn(out, "x"), strlen(out));
+        /* Dropped: the rest of 200000007 bytes (x's and "\n", y's, "after\n"),
+         * plus the JSON framing of a line dropped whole. */
+        json_t *last = json_object_get(json_array_get(r.events, json_array_size(r.events) - 1), "data");
+        uint64_t dropped;
+        ck_assert_int_eq(sscanf(json_string_value(json_object_get(last, "text")),
+                                "\n[pyexecd] output limit of 1048576 bytes reached; %" SCNu64 " bytes of output were dropped\n",
+                                &dropped), 1);
+        ck_assert_uint_ge(dropped + strlen(out), 200000007);
+        ck_assert_uint_lt(dropped + strlen(out), 200000007 + 200);
+
+        /* The daemon's side never held the line: its peak RSS grew by a few MB at most. */
+        ck_assert_msg(hwm_after < rss_before + 32 * 1024, "RSS peak %" PRIu64 " KiB, %" PRIu64 " KiB before",
+                      hwm_after, rss_before);
+
+        assert_common_end(&r);
+        run_done(&r);
+}
+END_TEST
+
+START_TEST(test_endless_output_c01) {
+        _cleanup_free_ char *out = NULL, *err = NULL;
+        uint64_t rss_before, hwm_after;
+        Run r;
+
+        run_init(&r, "import sys\nline = \"flood \" * 10 + \"\\n\"\nwhile True:\n    sys.stdout.write(line)\n");
+        r.spec.limits.timeout_usec = 3 * USEC_PER_SEC;
+        r.spec.limits.output_max = 65536;
+        rss_before = proc_status_kib("VmRSS");
+        run_start_and_wait(&r);
+        hwm_after = proc_status_kib("VmHWM");
+
+        ck_assert_int_eq(r.state, EXEC_STATE_TIMEOUT);
+        ck_assert(r.truncated);
+        out = stream_text(&r, "stdout", NULL);
+        ck_assert_uint_eq(strlen(out), 65536);
+        err = stream_text(&r, "stderr", NULL);
+        ck_assert_ptr_nonnull(strstr(err, "output limit of 65536 bytes reached"));
+        ck_assert_msg(hwm_after < rss_before + 32 * 1024, "RSS peak %" PRIu64 " KiB, %" PRIu64 " KiB before",
+                      hwm_after, rss_before);
+
+        assert_common_end(&r);
+        run_done(&r);
+}
+END_TEST
+
+START_TEST(test_missing_python) {
+        Run r;
+
+        run_init(&r, "print('x')\n");
+        r.spec.python_path = "/nonexistent/python3";
+        run_start_and_wait(&r);
+
+        ck_assert_ptr_nonnull(r.error);
+        ck_assert_ptr_nonnull(strstr(r.error, "/nonexistent/python3"));
+        ck_assert_int_eq(r.state, EXEC_STATE_ERROR);
+
+        assert_common_end(&r);
+        run_done(&r);
+}
+END_TEST
+
+START_TEST(test_scope_refused) {
+        Run r;
+
+        /* An invalid slice name: PID 1 refuses the unit, nothing runs. */
+        run_init(&r, "print('x')\n");
+        r.spec.slice = "not-a-slice.service";
+        run_start_and_wait(&r);
+
+        ck_assert_uint_eq(r.n_started, 0);
+        ck_assert_ptr_nonnull(r.error);
+        ck_assert_msg(strncmp(r.error, "could not create scope: ", 24) == 0, "error: %s", r.error);
+        ck_assert(!r.termination.have_status);
+        ck_assert_int_eq(r.state, EXEC_STATE_ERROR);
+        ck_assert_uint_eq(json_array_size(r.events), 0);
+
+        assert_common_end(&r);
+        run_done(&r);
+}
+END_TEST
+
+static void free_now(Run *r) {
+        r->execution = execution_free(r->execution);
+}
+
+START_TEST(test_free_while_running) {
+        Run r;
+
+        /* Freed from inside its own event callback: no callback follows, and
+         * nothing of it stays. The reaper and the KillUnit/StopUnit replies
+         * need the loop, so it keeps running. */
+        run_init(&r, "import time\nprint('ready', flush=True)\ntime.sleep(600)\n");
+        r.marker = "ready";
+        r.on_marker = free_now;
+        run_start(&r);
+        pid_t pid = execution_get_supervisor_pid(r.execution);
+
+        for (uint64_t deadline = now_usec(CLOCK_MONOTONIC) + 30 * USEC_PER_SEC;
+             r.execution || kill(pid, 0) == 0 || unit_exists(r.bus, r.unit);) {
+                ck_assert_msg(now_usec(CLOCK_MONOTONIC) < deadline, "execution, supervisor or scope still there");
+                ck_assert_int_ge(sd_event_run(r.event, 50 * USEC_PER_MSEC), 0);
+        }
+        ck_assert(r.marker_seen);
+        ck_assert_uint_eq(r.n_finished, 0);
+        assert_scope_gone(&r);
+        run_done(&r);
+}
+END_TEST
+
+START_TEST(test_free_before_release) {
+        Run r;
+
+        run_init(&r, "print('x')\n");
+        run_start(&r);
+        pid_t pid = execution_get_supervisor_pid(r.execution);
+        r.execution = execution_free(r.execution);
+
+        /* The abandoned start still finishes its job, stops the unit and
+         * reaps the supervisor. */
+        for (uint64_t deadline = now_usec(CLOCK_MONOTONIC) + 15 * USEC_PER_SEC; kill(pid, 0) == 0;) {
+                ck_assert_msg(now_usec(CLOCK_MONOTONIC) < deadline, "supervisor %d not reaped", (int) pid);
+                ck_assert_int_ge(sd_event_run(r.event, 50 * USEC_PER_MSEC), 0);
+        }
+        ck_assert_uint_eq(r.n_finished, 0);
+        assert_scope_gone(&r);
+        run_done(&r);
+}
+END_TEST
+
+START_TEST(test_parallel) {
+        _cleanup_free_ char *oa = NULL, *ob = NULL;
+        Run a, b;
+
+        /* Two executions on one loop and bus do not mix their outputs. */
+        run_init(&a, "import time\nfor i in range(3):\n    print('a', i, flush=True)\n    time.sleep(0.1)\n");
+        run_init(&b, "import time\nfor i in range(3):\n    print('b', i, flush=True)\n    time.sleep(0.1)\n");
+        sd_bus_flush_close_unref(b.bus);
+        sd_event_unref(b.event);
+        b.bus = sd_bus_ref(a.bus);
+        b.event = sd_event_ref(a.event);
+        a.partner = &b;
+        b.partner = &a;
+
+        run_start(&a);
+        run_start(&b);
+        run_loop(&a);
+        ck_assert_uint_eq(b.n_finished, 1);
+
+        ck_assert_int_eq(a.state, EXEC_STATE_SUCCEEDED);
+        ck_assert_int_eq(b.state, EXEC_STATE_SUCCEEDED);
+        oa = stream_text(&a, "stdout", NULL);
+        ob = stream_text(&b, "stdout", NULL);
+        ck_assert_str_eq(oa, "a 0\na 1\na 2\n");
+        ck_assert_str_eq(ob, "b 0\nb 1\nb 2\n");
+
+        assert_common_end(&a);
+        assert_common_end(&b);
+        run_done(&a);
+        run_done(&b);
+}
+END_TEST
+
+static Suite *execution_suite(void) {
+        Suite *s = suite_create("execution");
+        TCase *tc = tcase_create("execution");
+
+        /* Each test boots Python in a scope; the slow ones wait for limits. */
+        tcase_set_timeout(tc, 180);
+        tcase_add_test(tc, test_hello);
+        tcase_add_test(tc, test_order_c06);
+        tcase_add_test(tc, test_raw_fds_in_causal_order);
+        tcase_add_test(tc, test_invalid_utf8_repaired);
+        tcase_add_test(tc, test_exit_code);
+        tcase_add_test(tc, test_segfault_c12);
+        tcase_add_test(tc, test_stdin);
+        tcase_add_test(tc, test_runner_messages_validated);
+        tcase_add_test(tc, test_timeout_c15);
+        tcase_add_test(tc, test_setsid_grandchild_killed);
+        tcase_add_test(tc, test_memory_limit_c13);
+        tcase_add_test(tc, test_tasks_max_c20);
+        tcase_add_test(tc, test_scope_properties);
+        tcase_add_test(tc, test_cancel_before_release);
+        tcase_add_test(tc, test_cancel_after_release);
+        tcase_add_test(tc, test_interrupt);
+        tcase_add_test(tc, test_output_max_cut);
+        tcase_add_test(tc, test_output_max_utf8_boundary);
+        tcase_add_test(tc, test_huge_outputs_bounded);
+        tcase_add_test(tc, test_endless_output_c01);
+        tcase_add_test(tc, test_missing_python);
+        tcase_add_test(tc, test_scope_refused);
+        tcase_add_test(tc, test_free_while_running);
+        tcase_add_test(tc, test_free_before_release);
+        tcase_add_test(tc, test_parallel);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void) {
+        SRunner *sr = srunner_create(execution_suite());
+        int failed;
+
+        srunner_run_all(sr, CK_ENV);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
