@@ -316,6 +316,9 @@ static void manager_start_claimed(Manager *m, const ExecRecord *rec, const char 
                 .slice = PYEXECD_SLICE,
         };
 
+        /* FileSizeMax= is not a request field, so it is not stored with the execution. */
+        spec.limits.file_size_max = m->config.limits_default.file_size_max;
+
         r = execution_start(&re->execution, m->event, m->bus, &spec, &running_handlers, re);
         if (r < 0) {
                 _cleanup_free_ char *error = NULL;

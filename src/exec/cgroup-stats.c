@@ -73,7 +73,7 @@ static int proc_cgroup_path(const char *controller, pid_t pid, char **ret) {
  * "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTS". */
 static int hierarchy_mount(const char *controller, char **ret_mountpoint, char **ret_root) {
         _cleanup_(fclosep) FILE *f = NULL;
-        _cleanup_free_ char *line = NULL;
+        _cleanup_free_ char *line = NULL, *found_root = NULL, *found_mountpoint = NULL;
         size_t size = 0;
 
         f = fopen("/proc/self/mountinfo", "re");
@@ -111,15 +111,21 @@ static int hierarchy_mount(const char *controller, char **ret_mountpoint, char *
                 } else if (strcmp(fstype, "cgroup2") != 0)
                         continue;
 
-                _cleanup_free_ char *root = strdup(fields[3]), *mountpoint = strdup(fields[4]);
-                if (!root || !mountpoint)
+                /* Mounts stacked on one mount point are listed bottom first:
+                 * the last one is the one in view. */
+                free(found_root);
+                free(found_mountpoint);
+                found_root = strdup(fields[3]);
+                found_mountpoint = strdup(fields[4]);
+                if (!found_root || !found_mountpoint)
                         return -ENOMEM;
-                *ret_root = TAKE_PTR(root);
-                *ret_mountpoint = TAKE_PTR(mountpoint);
-                return 0;
         }
 
-        return -ENOENT;
+        if (!found_mountpoint)
+                return -ENOENT;
+        *ret_root = TAKE_PTR(found_root);
+        *ret_mountpoint = TAKE_PTR(found_mountpoint);
+        return 0;
 }
 
 int cgroup_find_dir(const char *controller, pid_t pid, char **ret_path) {

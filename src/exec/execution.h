@@ -75,22 +75,35 @@ typedef struct ExecutionHandlers {
 } ExecutionHandlers;
 
 /*
- * Starts an execution. Copies what it needs from @spec. @bus is the system
- * bus (PID 1's manager is called on it). Returns 0 and the new object, or a
+ * Starts an execution. Copies what it needs from @spec (code and stdin go
+ * into sealed memfds at once). @bus is the system bus (PID 1's manager is
+ * called on it), attached to @event. Returns 0 and the new object, or a
  * negative errno when nothing could be started (no callback follows then).
  * Failures after that (scope refused, supervisor set-up failed) end in
  * finished() with ExecTermination.error set.
+ *
+ * The process must block SIGCHLD (sd_event_add_child() wants it) and
+ * ignore SIGPIPE (a write to the control pipe of a supervisor that died
+ * must fail with EPIPE, not kill the daemon); the supervisor gets all
+ * signals reset. All limits must be > 0, except file_size_max: 0 means no
+ * RLIMIT_FSIZE.
  */
 int execution_start(Execution **ret, sd_event *event, sd_bus *bus, const ExecSpec *spec,
                     const ExecutionHandlers *handlers, void *userdata);
 
 /* Ends it early: the payload is killed and finished() follows with
- * cancelled (resp. interrupted) set. Idempotent; 0 or a negative errno. */
+ * cancelled (resp. interrupted) set; before the scope exists, nothing runs
+ * at all. Idempotent: the first reason (timeout included) stays, and after
+ * finished() it does nothing. 0 or a negative errno. May be called from
+ * inside the handlers. */
 int execution_cancel(Execution *e);
 int execution_interrupt(Execution *e);
 
 /* Frees it. If it still runs, its processes are killed first (SIGKILL to the
- * supervisor, KillUnit on the scope) and no callback follows. */
+ * supervisor, KillUnit on the scope) and no callback follows; the
+ * supervisor is reaped and the scope stopped in the background on @event
+ * (before the scope job is over, only once it is). Safe from inside its own
+ * handlers. Accepts NULL; returns NULL. */
 Execution *execution_free(Execution *e);
 
 const char *execution_get_id(Execution *e);

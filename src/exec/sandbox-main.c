@@ -156,6 +156,9 @@ static int parse_argv(int argc, char *argv[], SandboxConfig *c) {
 
         *c = (SandboxConfig) {};
 
+        /* getopt's own messages would go to fd 2, the user's stderr. */
+        opterr = 0;
+
         while ((opt = getopt_long(argc, argv, "", options, NULL)) >= 0) {
                 switch (opt) {
                 case ARG_ID:
@@ -229,7 +232,7 @@ static int write_oom_score_adj(const char *value) {
 
 /* Forks the init with SIGTERM held back until init_pid is set. Returns the
  * pid, 0 when SIGTERM came first (nothing started), or a negative errno. */
-static pid_t fork_init(const SandboxConfig *c, const SandboxPayload *p, int record_fd, int pidfd) {
+static pid_t fork_init(const SandboxConfig *c, const SandboxPayload *p, int record_fd, int pidfd, int oom_score_adj) {
         sigset_t term, saved;
         pid_t pid;
 
@@ -243,7 +246,7 @@ static pid_t fork_init(const SandboxConfig *c, const SandboxPayload *p, int reco
         else {
                 pid = fork();
                 if (pid == 0)
-                        sandbox_init_run(c, p, record_fd, pidfd);
+                        sandbox_init_run(c, p, record_fd, pidfd, oom_score_adj);
                 if (pid > 0)
                         init_pid = pid;
                 else
@@ -278,6 +281,7 @@ static void run(const SandboxConfig *c, Report *report) {
         _cleanup_close_pair_ int records[2] = { -1, -1 };
         _cleanup_close_ int pidfd = -1;
         uint64_t oom_kills_before = 0, oom_kills_after = 0;
+        int sandbox_oom_score_adj;
         SandboxPayload payload;
         struct rusage ru = {};
         char error[256] = "";
@@ -285,20 +289,28 @@ static void run(const SandboxConfig *c, Report *report) {
         int r, status;
 
         /* Never the OOM killer's choice: the supervisor must live to report
-         * (the init sets its own back to 0, the payload inherits that). */
+         * (the init sets its own back to 0, the payload inherits that).
+         * Lowering needs CAP_SYS_RESOURCE; without it, the sandbox is put
+         * above the supervisor instead: raising is always allowed. */
         r = write_oom_score_adj("-1000");
-        if (r < 0) {
+        if (r >= 0)
+                sandbox_oom_score_adj = 0;
+        else if (r == -EACCES || r == -EPERM)
+                sandbox_oom_score_adj = 1000;
+        else {
                 report_error(report, "setting oom_score_adj: %s", strerror(-r));
                 return;
         }
 
         /* Now in the scope: find its memory cgroup before the sandbox changes
-         * the mount namespace, and note the counter to report its growth. */
+         * the mount namespace, and note the counter to report its growth.
+         * Without it an OOM kill would pass for a plain SIGKILL: do not run. */
         r = cgroup_memory_open(&memory);
-        if (r < 0)
+        if (r < 0) {
                 report_error(report, "no memory cgroup found: %s", strerror(-r));
-        else
-                (void) cgroup_memory_read(&memory, NULL, &oom_kills_before);
+                return;
+        }
+        (void) cgroup_memory_read(&memory, NULL, &oom_kills_before);
 
         r = sandbox_payload_prepare(c, &payload);
         if (r < 0) {
@@ -325,7 +337,7 @@ static void run(const SandboxConfig *c, Report *report) {
                 return;
         }
 
-        pid = fork_init(c, &payload, records[1], pidfd);
+        pid = fork_init(c, &payload, records[1], pidfd, sandbox_oom_score_adj);
         if (pid < 0) {
                 report_error(report, "forking the sandbox init: %s", strerror(-pid));
                 return;
@@ -364,13 +376,11 @@ static void run(const SandboxConfig *c, Report *report) {
                                      WEXITSTATUS(status));
         }
 
-        if (memory.dir_fd >= 0) {
-                r = cgroup_memory_read(&memory, &report->memory_peak_bytes, &oom_kills_after);
-                if (r < 0)
-                        report_error(report, "reading the memory cgroup: %s", strerror(-r));
-                else if (oom_kills_after > oom_kills_before)
-                        report->oom_kills = oom_kills_after - oom_kills_before;
-        }
+        r = cgroup_memory_read(&memory, &report->memory_peak_bytes, &oom_kills_after);
+        if (r < 0)
+                report_error(report, "reading the memory cgroup: %s", strerror(-r));
+        else if (oom_kills_after > oom_kills_before)
+                report->oom_kills = oom_kills_after - oom_kills_before;
 }
 
 int main(int argc, char *argv[]) {

@@ -176,10 +176,12 @@ fail:
         _exit(127);
 }
 
-_Noreturn void sandbox_init_run(const SandboxConfig *c, const SandboxPayload *p, int record_fd, int supervisor_pidfd) {
+_Noreturn void sandbox_init_run(const SandboxConfig *c, const SandboxPayload *p, int record_fd, int supervisor_pidfd,
+                                int oom_score_adj) {
         struct pollfd pfd = { .fd = supervisor_pidfd, .events = POLLIN };
+        char adj[16];
         pid_t payload;
-        int fd;
+        int fd, n;
 
         /* getppid() is 0 here (the parent is outside the namespace), so the
          * check that the supervisor did not die before PR_SET_PDEATHSIG took
@@ -190,10 +192,11 @@ _Noreturn void sandbox_init_run(const SandboxConfig *c, const SandboxPayload *p,
                 _exit(EXIT_FAILURE);
         (void) close(supervisor_pidfd);
 
-        /* Back to 0 from the supervisor's -1000: the OOM killer may and should
-         * choose the payload (and whatever it starts). */
+        /* Above the supervisor's: the OOM killer may and should choose the
+         * payload (and whatever it starts), never the supervisor. */
+        n = snprintf(adj, sizeof adj, "%d", oom_score_adj);
         fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-        if (fd < 0 || write(fd, "0", 1) != 1) {
+        if (fd < 0 || write(fd, adj, (size_t) n) != n) {
                 record_write(record_fd, SANDBOX_RECORD_ERROR, errno, "could not reset oom_score_adj: %s", strerror(errno));
                 _exit(EXIT_FAILURE);
         }

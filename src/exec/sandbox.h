@@ -69,8 +69,10 @@ int sandbox_payload_prepare(const SandboxConfig *c, SandboxPayload *ret);
 /*
  * The body of the PID-namespace init; never returns. It takes its own
  * PR_SET_PDEATHSIG (and exits if @supervisor_pidfd shows the supervisor
- * gone already), forks the payload, reaps every process that ends up as
+ * gone already), sets its oom_score_adj (inherited by the payload) to
+ * @oom_score_adj, forks the payload, reaps every process that ends up as
  * its child, writes the payload's wait status as a record on @record_fd
  * when the payload ends, and exits.
  */
-_Noreturn void sandbox_init_run(const SandboxConfig *c, const SandboxPayload *p, int record_fd, int supervisor_pidfd);
+_Noreturn void sandbox_init_run(const SandboxConfig *c, const SandboxPayload *p, int record_fd, int supervisor_pidfd,
+                                int oom_score_adj);

@@ -17,11 +17,17 @@
 #define SYSTEMD_MANAGER "org.freedesktop.systemd1.Manager"
 #define BUS_ERROR_NO_SUCH_UNIT "org.freedesktop.systemd1.NoSuchUnit"
 
+/* If JobRemoved has not come this long after the method reply, the unit's
+ * state is asked for instead: a signal lost (a broker that dropped it, a
+ * match that did not fire) must not leave an execution waiting forever. */
+#define SCOPE_JOB_CHECK_USEC (5 * USEC_PER_SEC)
+
 struct ScopeJob {
         sd_bus *bus;
         char *unit;
         sd_bus_slot *match_slot;        /* JobRemoved for our unit */
-        sd_bus_slot *call_slot;         /* StartTransientUnit */
+        sd_bus_slot *call_slot;         /* StartTransientUnit, later the ActiveState check */
+        sd_event_source *check_source;  /* when to check */
         scope_job_handler_t handler;
         void *userdata;
         pid_t abandoned_pid;            /* > 0: nobody waits; stop, reap, free when over */
@@ -34,6 +40,7 @@ ScopeJob *scope_job_free(ScopeJob *j) {
 
         sd_bus_slot_unref(j->match_slot);
         sd_bus_slot_unref(j->call_slot);
+        sd_event_source_disable_unref(j->check_source);
         sd_bus_unref(j->bus);
         free(j->unit);
         free(j);
@@ -50,6 +57,7 @@ static void scope_job_complete(ScopeJob *j, int error, const char *message) {
         /* Nothing more is expected from PID 1 for this start. */
         j->match_slot = sd_bus_slot_unref(j->match_slot);
         j->call_slot = sd_bus_slot_unref(j->call_slot);
+        j->check_source = sd_event_source_disable_unref(j->check_source);
 
         if (j->abandoned_pid > 0) {
                 /* Whatever the job did, a stop makes sure no scope is left,
@@ -75,10 +83,13 @@ static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
                 return 0;
         }
 
-        /* The match filters on the unit name already; check anyway, a
-         * broker without argument matching would send us every job. */
+        /* Correlated by unit name: known before the call, unique per
+         * execution, and it works whether this signal or the method reply
+         * is dispatched first. */
         if (strcmp(unit, j->unit) != 0)
                 return 0;
+
+        log_debug("JobRemoved %s %s: %s", path, unit, result);
 
         if (strcmp(result, "done") == 0) {
                 scope_job_complete(j, 0, NULL);
@@ -91,17 +102,91 @@ static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
         return 0;
 }
 
+static int scope_job_arm_check(ScopeJob *j);
+
+static int on_check_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        ScopeJob *j = userdata;
+        const sd_bus_error *e;
+        const char *state;
+        char message[128];
+        int r;
+
+        j->call_slot = sd_bus_slot_unref(j->call_slot);
+
+        e = sd_bus_message_get_error(m);
+        if (e) {
+                scope_job_complete(j, -sd_bus_message_get_errno(m) ?: -EIO, e->message ?: e->name);
+                return 0;
+        }
+
+        r = sd_bus_message_read(m, "v", "s", &state);
+        if (r < 0) {
+                scope_job_complete(j, r, "cannot parse the scope's ActiveState");
+                return 0;
+        }
+
+        log_debug("No JobRemoved for %s yet; it is %s.", j->unit, state);
+        if (strcmp(state, "active") == 0)
+                /* A scope is active once its processes are in its cgroup:
+                 * what "done" would have said. */
+                scope_job_complete(j, 0, NULL);
+        else if (strcmp(state, "activating") == 0) {
+                r = scope_job_arm_check(j);
+                if (r < 0)
+                        scope_job_complete(j, r, "cannot wait for the scope");
+        } else {
+                (void) snprintf(message, sizeof message, "%s is %s after its start", j->unit, state);
+                scope_job_complete(j, -EIO, message);
+        }
+        return 0;
+}
+
+static int on_check_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        ScopeJob *j = userdata;
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        j->check_source = sd_event_source_disable_unref(j->check_source);
+
+        r = sd_bus_path_encode(SYSTEMD_PATH "/unit", j->unit, &path);
+        if (r >= 0)
+                r = sd_bus_call_method_async(j->bus, &j->call_slot, SYSTEMD_DESTINATION, path,
+                                             "org.freedesktop.DBus.Properties", "Get", on_check_reply, j, "ss",
+                                             "org.freedesktop.systemd1.Unit", "ActiveState");
+        if (r < 0)
+                scope_job_complete(j, r, "cannot ask for the scope's state");
+        return 0;
+}
+
+static int scope_job_arm_check(ScopeJob *j) {
+        sd_event *event = sd_bus_get_event(j->bus);
+
+        if (!event)
+                return 0;       /* no loop to time it on: rely on the signal */
+
+        return sd_event_add_time_relative(event, &j->check_source, CLOCK_MONOTONIC, SCOPE_JOB_CHECK_USEC, 0,
+                                          on_check_timer, j);
+}
+
 static int on_start_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         ScopeJob *j = userdata;
         const sd_bus_error *e;
+        int r;
+
+        j->call_slot = sd_bus_slot_unref(j->call_slot);
 
         /* The reply only says that the job was queued; the JobRemoved
          * signal (maybe already dispatched) says how it ended. */
         e = sd_bus_message_get_error(m);
-        if (!e)
+        log_debug("StartTransientUnit(%s) answered: %s", j->unit, e ? e->message : "queued");
+        if (e) {
+                scope_job_complete(j, -sd_bus_message_get_errno(m) ?: -EIO, e->message ?: e->name);
                 return 0;
+        }
 
-        scope_job_complete(j, -sd_bus_message_get_errno(m) ?: -EIO, e->message ?: e->name);
+        r = scope_job_arm_check(j);
+        if (r < 0)
+                log_warning_errno(r, "Failed to arm the check of %s, waiting for JobRemoved only: %m", j->unit);
         return 0;
 }
 
@@ -166,7 +251,6 @@ int scope_job_start(ScopeJob **ret, sd_bus *bus, const char *unit, const ScopePa
                     scope_job_handler_t handler, void *userdata) {
         _cleanup_(scope_job_freep) ScopeJob *j = NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        _cleanup_free_ char *match = NULL;
         int r;
 
         if (!ret || !bus || !unit || !p || !handler || p->pid <= 0)
@@ -186,15 +270,11 @@ int scope_job_start(ScopeJob **ret, sd_bus *bus, const char *unit, const ScopePa
          * connection's messages in order, so AddMatch is in effect before
          * PID 1 sees the StartTransientUnit, and JobRemoved cannot be lost.
          * No Subscribe() is needed: PID 1 sends job signals to the job's
-         * creator. */
-        if (asprintf(&match,
-                     "type='signal',sender='" SYSTEMD_DESTINATION "',path='" SYSTEMD_PATH "',"
-                     "interface='" SYSTEMD_MANAGER "',member='JobRemoved',arg2='%s'",
-                     unit) < 0) {
-                match = NULL;
-                return -ENOMEM;
-        }
-        r = sd_bus_add_match_async(bus, &j->match_slot, match, on_job_removed, NULL, j);
+         * creator. No "arg2='<unit>'" in the match: sd-bus' own matching of
+         * argN gives up when an earlier argument is not a string (JobRemoved
+         * is "uoss"), so such a match never fires; on_job_removed() filters. */
+        r = sd_bus_match_signal_async(bus, &j->match_slot, SYSTEMD_DESTINATION, SYSTEMD_PATH, SYSTEMD_MANAGER,
+                                      "JobRemoved", on_job_removed, NULL, j);
         if (r < 0)
                 return r;
 
