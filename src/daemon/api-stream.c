@@ -223,12 +223,8 @@ void api_stream(HttpRequest *req, const char *id, void *userdata) {
                 return;
         }
 
-        if (!redis_store_is_connected(m->store)) {
-                (void) http_request_respond_error(req, 503, "unavailable", "Redis at %s is unreachable: %s",
-                                                  m->config.redis_address,
-                                                  redis_store_last_error(m->store) ?: "not connected yet");
+        if (!api_require_store(m, req, api_stream, id))
                 return;
-        }
 
         sub = calloc(1, sizeof(*sub));
         st = calloc(1, sizeof(*st));

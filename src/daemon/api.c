@@ -66,10 +66,50 @@ static void api_call_free(ApiCall *c) {
 }
 DEFINE_TRIVIAL_CLEANUP_FUNC(ApiCall *, api_call_free);
 
-/* Answers 503 and returns false when Redis is not there. */
-static bool api_require_store(Manager *m, HttpRequest *req) {
+typedef struct StoreWait {
+        Manager *manager;
+        HttpRequest *request;
+        http_handler_t handler;
+        char *arg;
+} StoreWait;
+
+static void api_on_store_attempt(RedisStore *s, int r, void *userdata) {
+        StoreWait *w = userdata;
+
+        /* Run the handler again: now connected, or it answers 503. */
+        w->handler(w->request, w->arg, w->manager);
+        http_request_unref(w->request);
+        free(w->arg);
+        free(w);
+}
+
+/*
+ * True when Redis is there. Otherwise the request is answered 503 — unless a
+ * connection attempt is under way (right after start-up, when the first
+ * request is what started us, or while reconnecting): then @handler runs
+ * again for @req once the attempt ended. Returns false in both cases.
+ */
+bool api_require_store(Manager *m, HttpRequest *req, http_handler_t handler, const char *arg) {
+        StoreWait *w;
+
         if (redis_store_is_connected(m->store))
                 return true;
+
+        if (redis_store_is_connecting(m->store)) {
+                w = calloc(1, sizeof(*w));
+                if (w && (!arg || (w->arg = strdup(arg)))) {
+                        w->manager = m;
+                        w->handler = handler;
+                        w->request = http_request_ref(req);
+                        if (redis_store_wait_attempt(m->store, api_on_store_attempt, w) >= 0)
+                                return false;
+                        http_request_unref(w->request);
+                }
+                if (w)
+                        free(w->arg);
+                free(w);
+        }
+
         (void) http_request_respond_error(req, 503, "unavailable", "Redis at %s is unreachable: %s",
                                           m->config.redis_address,
                                           redis_store_last_error(m->store) ?: "not connected yet");
@@ -158,7 +198,7 @@ static void api_execute(HttpRequest *req, const char *arg, void *userdata) {
                 return;
         }
 
-        if (!api_require_store(m, req))
+        if (!api_require_store(m, req, api_execute, arg))
                 return;
 
         r = exec_id_new(rec.id);
@@ -213,7 +253,7 @@ static void api_status(HttpRequest *req, const char *id, void *userdata) {
                 api_respond_not_found(req, id);
                 return;
         }
-        if (!api_require_store(m, req))
+        if (!api_require_store(m, req, api_status, id))
                 return;
 
         c = api_call_new(m, req, id);
@@ -353,7 +393,7 @@ static void api_cancel(HttpRequest *req, const char *id, void *userdata) {
                 api_respond_not_found(req, id);
                 return;
         }
-        if (!api_require_store(m, req))
+        if (!api_require_store(m, req, api_cancel, id))
                 return;
 
         c = api_call_new(m, req, id);
@@ -389,7 +429,7 @@ static void api_queue_status(HttpRequest *req, const char *arg, void *userdata) 
         ApiCall *c;
         int r;
 
-        if (!api_require_store(m, req))
+        if (!api_require_store(m, req, api_queue_status, arg))
                 return;
         c = api_call_new(m, req, NULL);
         if (!c)

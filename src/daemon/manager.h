@@ -150,6 +150,10 @@ int running_execution_cancel(RunningExecution *re, HttpRequest *request);
 extern const HttpRoute manager_http_routes[];
 extern const size_t manager_n_http_routes;
 
+/* True when Redis is connected; else answers 503 or, while a connection
+ * attempt is under way, runs @handler again for @req when it ended (api.c). */
+bool api_require_store(Manager *m, HttpRequest *req, http_handler_t handler, const char *arg);
+
 /* GET /stream/{id} (api-stream.c). */
 void api_stream(HttpRequest *req, const char *id, void *userdata);
 void subscription_wake(Subscription *sub);

@@ -162,15 +162,20 @@ static void execution_emit(Execution *e, const char *type, json_t *data) {
                 return;
         }
 
-        /* Over the cap: what still fits of a stream's text goes out, cut at
-         * a character boundary; from here on everything is dropped. */
+        /* Over the cap: the whole lines of a stream's text that still fit go
+         * out (so the stored text ends at a line boundary, never inside a
+         * line); from here on everything is dropped. */
         e->output_capped = true;
         left = e->limits.output_max - e->output_used;
 
         json_t *text = json_object_get(data, "text");
         const char *output_type = json_string_value(json_object_get(data, "output_type"));
         if (strcmp(type, "output") == 0 && output_type && strcmp(output_type, "stream") == 0 && json_is_string(text)) {
-                size_t n = utf8_cut(json_string_value(text), json_string_length(text), left);
+                const char *t = json_string_value(text);
+                size_t n = utf8_cut(t, json_string_length(text), left);
+                const char *nl = n > 0 ? memrchr(t, '\n', n) : NULL;
+
+                n = nl ? (size_t) (nl - t) + 1 : 0;
                 if (n > 0) {
                         json_t *item = stream_item_new(json_string_value(json_object_get(data, "name")),
                                                        json_string_value(text), n);

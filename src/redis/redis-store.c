@@ -851,11 +851,12 @@ const char *redis_store_last_error(RedisStore *s) {
         return s ? s->last_error : NULL;
 }
 
-int redis_store_reconnect(RedisStore *s, redis_store_done_t callback, void *userdata) {
-        ReconnectWaiter *w, **tail;
+bool redis_store_is_connecting(RedisStore *s) {
+        return s && !s->freed && (s->state == STORE_CONNECTING || s->state == STORE_SETTING_UP);
+}
 
-        if (!s || s->freed)
-                return -EINVAL;
+static int store_add_waiter(RedisStore *s, redis_store_done_t callback, void *userdata) {
+        ReconnectWaiter *w, **tail;
 
         w = calloc(1, sizeof(*w));
         if (!w)
@@ -865,6 +866,26 @@ int redis_store_reconnect(RedisStore *s, redis_store_done_t callback, void *user
         for (tail = &s->waiters; *tail; tail = &(*tail)->next)
                 ;
         *tail = w;
+        return 0;
+}
+
+int redis_store_wait_attempt(RedisStore *s, redis_store_done_t callback, void *userdata) {
+        if (!redis_store_is_connecting(s))
+                return -EALREADY;
+        /* The attempt's outcome completes the waiters (store_ready() or
+         * store_connection_down()), never from inside this call. */
+        return store_add_waiter(s, callback, userdata);
+}
+
+int redis_store_reconnect(RedisStore *s, redis_store_done_t callback, void *userdata) {
+        int r;
+
+        if (!s || s->freed)
+                return -EINVAL;
+
+        r = store_add_waiter(s, callback, userdata);
+        if (r < 0)
+                return r;
 
         /* Never from inside this call: the drop (and its callbacks) and the
          * new attempt run from the retry source, on the next iteration. */

@@ -82,6 +82,9 @@ void redis_store_set_timeouts(RedisStore *s, uint64_t connect_usec, uint64_t com
 /* True once connected and set up. */
 bool redis_store_is_connected(RedisStore *s);
 
+/* True while a connection attempt (connect and set-up) is under way. */
+bool redis_store_is_connecting(RedisStore *s);
+
 /* Why the last connection attempt or command failed, for 503 messages
  * ("Redis at 127.0.0.1:6379: Connection refused"); NULL if none. */
 const char *redis_store_last_error(RedisStore *s);
@@ -92,6 +95,13 @@ const char *redis_store_last_error(RedisStore *s);
  * (e.g. -ECONNREFUSED, -ENOENT, -ETIMEDOUT). @callback may be NULL. */
 typedef void (*redis_store_done_t)(RedisStore *s, int r, void *userdata);
 int redis_store_reconnect(RedisStore *s, redis_store_done_t callback, void *userdata);
+
+/*
+ * Calls @callback when the connection attempt under way ends: r = 0 when it
+ * connected, else the attempt's error. Returns -EALREADY (and never calls)
+ * when no attempt is under way (see redis_store_is_connecting()).
+ */
+int redis_store_wait_attempt(RedisStore *s, redis_store_done_t callback, void *userdata);
 
 /*
  * Stores a new execution and queues it, atomically: fails with -EBUSY, and

@@ -1157,6 +1157,30 @@ def _setup_process():
     builtins.display = display
     builtins.update_display = update_display
     builtins.clear_output = clear_output
+    print_.__name__ = print_.__qualname__ = 'print'
+    builtins.print = print_
+
+
+_builtin_print = builtins.print
+
+
+def print_(*args, sep=' ', end='\n', file=None, flush=False):
+    """print() with one write() per call on our streams. The built-in writes
+    the text and its end separately, so a print of a forked child could land
+    between them ("parent done" + "orphan alive\n" + "\n", case C18); a
+    kernel's buffered streams never split a print either."""
+    stream = sys.stdout if file is None else file
+    if type(stream) is not OutStream:
+        return _builtin_print(*args, sep=sep, end=end, file=file, flush=flush)
+    if sep is None:
+        sep = ' '
+    elif not isinstance(sep, str):
+        raise TypeError('sep must be None or a string, not %s' % type(sep).__name__)
+    if end is None:
+        end = '\n'
+    elif not isinstance(end, str):
+        raise TypeError('end must be None or a string, not %s' % type(end).__name__)
+    stream.write(sep.join(map(str, args)) + end)
 
 
 def _cell_namespace():
