@@ -128,6 +128,40 @@ void subscription_wake(Subscription *sub) {
         sub->more = false;
 }
 
+static void subscription_on_state(RedisStore *s, int r, const ExecRecord *rec, json_t *outputs, void *userdata) {
+        Subscription *sub = userdata;
+
+        sub->fetching = false;
+        if (!sub->stream) {
+                subscription_free(sub);
+                return;
+        }
+        if (r == -ENOENT || (r >= 0 && exec_state_is_terminal(rec->state))) {
+                /* The end entry is written with the terminal state, in one
+                 * script: with nothing after the cursor, the client has it. */
+                sub->ended = true;
+                sse_stream_finish(sub->stream);
+                return;
+        }
+        if (sub->more) {
+                sub->more = false;
+                subscription_wake(sub);
+        }
+}
+
+void subscription_check_ended(Subscription *sub) {
+        int r;
+
+        if (sub->ended || !sub->stream || sub->fetching)
+                return;
+        r = redis_store_get(sub->manager->store, sub->id, subscription_on_state, sub);
+        if (r < 0) {
+                log_debug_errno(r, "Stream of %s: cannot read its state now: %m", sub->id);
+                return;
+        }
+        sub->fetching = true;
+}
+
 static void subscription_on_drained(SseStream *s, void *userdata) {
         Subscription *sub = userdata;
 
@@ -195,8 +229,14 @@ static void stream_on_first_events(RedisStore *s, int r, const RedisEvent *event
                 return;
         }
 
-        if (!subscription_push(sub, events, n) && n == STREAM_BATCH)
+        if (subscription_push(sub, events, n))
+                return;
+        if (n == STREAM_BATCH)
                 subscription_wake(sub);
+        else if (n == 0 && sub->cursor)
+                /* Resumed after the last event: if that was the end, no
+                 * event will ever come, so the stream must close. */
+                subscription_check_ended(sub);
         return;
 
 fail:

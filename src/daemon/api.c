@@ -551,6 +551,10 @@ static void api_on_reconnected(RedisStore *s, int r, void *userdata) {
                 manager_claim(c->manager);
 }
 
+static void api_on_initialize_counts(RedisStore *s, int r, uint64_t queued, uint64_t running, void *userdata) {
+        api_on_reconnected(s, r, userdata);
+}
+
 static void api_initialize(HttpRequest *req, const char *arg, void *userdata) {
         Manager *m = userdata;
         ApiCall *c;
@@ -560,7 +564,14 @@ static void api_initialize(HttpRequest *req, const char *arg, void *userdata) {
         if (!c)
                 return;
 
-        r = redis_store_reconnect(m->store, api_on_reconnected, c);
+        /* A working connection stays: other clients' requests run on it.
+         * One round trip shows that Redis answers (and the claim script
+         * re-creates the consumer group if it went missing). Without a
+         * connection, connect now instead of at the next retry. */
+        if (redis_store_is_connected(m->store))
+                r = redis_store_queue_counts(m->store, api_on_initialize_counts, c);
+        else
+                r = redis_store_reconnect(m->store, api_on_reconnected, c);
         if (r < 0) {
                 c->redis_result = r;
                 api_initialize_systemd(c);

@@ -157,4 +157,6 @@ bool api_require_store(Manager *m, HttpRequest *req, http_handler_t handler, con
 /* GET /stream/{id} (api-stream.c). */
 void api_stream(HttpRequest *req, const char *id, void *userdata);
 void subscription_wake(Subscription *sub);
+/* Ends the stream if the execution already ended (nothing after the cursor). */
+void subscription_check_ended(Subscription *sub);
 void manager_abort_subscriptions(Manager *m);

@@ -46,7 +46,8 @@ static void mhd_daemon_dispatch(MhdDaemon *d) {
                 log_debug("%s: MHD_run() reported a failure.", d->description);
 
         r = mhd_daemon_rearm_timer(d);
-        if (r < 0)
+        /* -ESTALE: the loop has finished (a last run while shutting down). */
+        if (r < 0 && r != -ESTALE)
                 log_warning_errno(r, "%s: failed to re-arm the HTTP timer: %m", d->description);
 }
 

@@ -344,8 +344,9 @@ size_t case_check(const json_t *js, const json_t *exp, double wall, char ***ret_
 
         for (int s = 0; s < 2; s++) {
                 const char *name = s == 0 ? "stdout" : "stderr";
-                _cleanup_free_ char *text = NULL, *k = NULL;
+                _cleanup_free_ char *text = NULL;
                 bool bad = false;
+                char k[32];
 
                 text = joined(outs, name, &bad);
                 if (bad)
@@ -356,10 +357,7 @@ size_t case_check(const json_t *js, const json_t *exp, double wall, char ***ret_
                         fault(&faults, "%s %s, want %s", name, g, w);
                 }
 
-                free(k);
-                k = NULL;
-                if (asprintf(&k, "%s_ws", name) < 0)
-                        abort();
+                (void) snprintf(k, sizeof(k), "%s_ws", name);
                 if ((e = json_object_get(exp, k))) {
                         _cleanup_free_ char *a = ws(text), *b = ws(json_string_value(e) ?: "");
                         if (strcmp(a, b) != 0) {
@@ -368,9 +366,7 @@ size_t case_check(const json_t *js, const json_t *exp, double wall, char ***ret_
                         }
                 }
 
-                free(k);
-                if (asprintf(&k, "%s_contains", name) < 0)
-                        abort();
+                (void) snprintf(k, sizeof(k), "%s_contains", name);
                 e = json_object_get(exp, k);
                 FOREACH_STRING(e, sub, {
                         if (!strstr(text, sub)) {
@@ -379,9 +375,7 @@ size_t case_check(const json_t *js, const json_t *exp, double wall, char ***ret_
                         }
                 });
 
-                free(k);
-                if (asprintf(&k, "%s_lacks", name) < 0)
-                        abort();
+                (void) snprintf(k, sizeof(k), "%s_lacks", name);
                 e = json_object_get(exp, k);
                 FOREACH_STRING(e, sub, {
                         if (strstr(text, sub)) {
@@ -390,9 +384,7 @@ size_t case_check(const json_t *js, const json_t *exp, double wall, char ***ret_
                         }
                 });
 
-                free(k);
-                if (asprintf(&k, "%s_regex", name) < 0)
-                        abort();
+                (void) snprintf(k, sizeof(k), "%s_regex", name);
                 if ((e = json_object_get(exp, k))) {
                         const char *pattern = json_string_value(e) ?: "";
                         int r = fullmatch(pattern, text);

@@ -513,8 +513,9 @@ char *sse_stream_describe(const SseStream *s) {
         Buffer b = {};
         char *line;
 
-        line = xasprintf("GET %s: status %ld, %zu events, ended=%d closed=%d timed_out=%d (%s)%s%s\n", s->path,
-                         s->status, s->n_events, s->ended, s->closed, s->timed_out, curl_easy_strerror(s->result),
+        line = xasprintf("GET %s: status %ld, %zu events, %zu comments, ended=%d closed=%d timed_out=%d (%s)%s%s\n",
+                         s->path, s->status, s->n_events, s->n_comments, s->ended, s->closed, s->timed_out,
+                         curl_easy_strerror(s->result),
                          s->body_other ? " body: " : "", s->body_other ?: "");
         buffer_append(&b, line, strlen(line));
         free(line);

@@ -584,6 +584,8 @@ int run_suite(Suite *s) {
         SRunner *sr;
         int failed;
 
+        /* Our progress lines must survive a test process that a failed assertion ends. */
+        setvbuf(stdout, NULL, _IOLBF, 0);
         sr = srunner_create(s);
         srunner_run_all(sr, CK_ENV);
         failed = srunner_ntests_failed(sr);

@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "integ-util.h"
 
@@ -202,6 +204,49 @@ START_TEST(test_initialize) {
                                       json_object_size(json_object_get(resp->json, "limits")) > 0,
                               "no \"limits\" (defaults and maxima): %s", d);
         }
+}
+END_TEST
+
+/*
+ * POST /initialize is idempotent: calling it while everything works must not
+ * disturb anyone else. Another client's GET /status meanwhile always gets 200.
+ */
+START_TEST(test_initialize_concurrent) {
+        _cleanup_free_ char *id = submit_code("print('x')\n", NULL), *path = NULL, *first_bad = NULL;
+        json_auto_t *st = wait_terminal(id, 60 * SEC);
+        unsigned n_bad = 0, n = 0;
+        int status;
+        pid_t pid;
+
+        path = strprintf(API_BASE "/status/%s", id);
+        fflush(NULL);
+        pid = fork();
+        ck_assert_msg(pid >= 0, "fork: %m");
+        if (pid == 0) {
+                /* The other client: initialise over and over. */
+                for (int i = 0; i < 40; i++)
+                        http_response_free(http_request("POST", API_BASE "/initialize", NULL, NULL, 0, NULL));
+                _exit(EXIT_SUCCESS);
+        }
+
+        for (;;) {
+                _cleanup_(http_response_freep) HttpResponse *r = http_get(path);
+                pid_t p;
+
+                n++;
+                if (r->status != 200) {
+                        n_bad++;
+                        if (!first_bad)
+                                first_bad = http_response_describe(r);
+                }
+                p = waitpid(pid, &status, WNOHANG);
+                ck_assert_msg(p >= 0, "waitpid: %m");
+                if (p == pid)
+                        break;
+        }
+        ck_assert_msg(n_bad == 0,
+                      "%u of %u GET /status answers failed while another client called POST /initialize; first: %s",
+                      n_bad, n, first_bad);
 }
 END_TEST
 
@@ -618,7 +663,7 @@ START_TEST(test_stream_live_replay_resume) {
         assert_same_events(live, 2, resume, "resume after the 2nd event");
 
         /* Last-Event-ID = the end event: nothing later, and it closes. */
-        after_end = sse_collect(path, end->id, 30 * SEC);
+        after_end = sse_collect(path, end->id, 10 * SEC);
         {
                 _cleanup_free_ char *da = sse_stream_describe(after_end);
                 ck_assert_msg(after_end->status == 200 && after_end->closed && after_end->n_events == 0,
@@ -642,6 +687,20 @@ START_TEST(test_stream_two_clients) {
         assert_stream_complete(a);
         assert_stream_complete(b);
         assert_same_events(a, 0, b, "second client");
+}
+END_TEST
+
+/* An idle stream gets a comment line every 15 s (keep-alive); the cell is silent for 18 s. */
+START_TEST(test_stream_keepalive) {
+        _cleanup_(sse_stream_freep) SseStream *s = NULL;
+        _cleanup_free_ char *id = NULL, *path = NULL, *d = NULL;
+
+        id = submit_code("import time\nprint('start', flush=True)\ntime.sleep(18)\nprint('end')\n", NULL);
+        path = strprintf(API_BASE "/stream/%s", id);
+        s = sse_collect(path, NULL, 60 * SEC);
+        d = sse_stream_describe(s);
+        assert_stream_complete(s);
+        ck_assert_msg(s->n_comments >= 1, "no keep-alive comment during 18 s of silence:\n%s", d);
 }
 END_TEST
 
@@ -864,6 +923,22 @@ START_TEST(test_cancel_queued) {
         again = http_delete(path);
         assert_error_response(again, 409, "wrong_state");
 
+        /* Its stream: no output, and an end that says cancelled. */
+        {
+                _cleanup_(sse_stream_freep) SseStream *s = NULL;
+                _cleanup_free_ char *spath = strprintf(API_BASE "/stream/%s", b), *ds = NULL;
+
+                s = sse_collect(spath, NULL, 30 * SEC);
+                ds = sse_stream_describe(s);
+                assert_stream_complete(s);
+                for (size_t i = 0; i < s->n_events; i++)
+                        ck_assert_msg(strcmp(s->events[i].event, "output") != 0,
+                                      "a cancelled queued execution has output events:\n%s", ds);
+                ck_assert_msg(strcmp(json_object_get_string(s->events[s->n_events - 1].json, "status") ?: "",
+                                     "cancelled") == 0,
+                              "end of the cancelled queued execution does not say cancelled:\n%s", ds);
+        }
+
         /* Free the slot: C runs next, B never does. */
         cancel_ok(a);
         sa = wait_terminal(a, 20 * SEC);
@@ -919,6 +994,7 @@ static Suite *api_suite(void) {
         tc = tcase_create("endpoints");
         tcase_set_timeout(tc, 180);
         tcase_add_test(tc, test_initialize);
+        tcase_add_test(tc, test_initialize_concurrent);
         tcase_add_test(tc, test_execute_answer);
         tcase_add_test(tc, test_status_fields);
         tcase_add_test(tc, test_stdin);
@@ -938,6 +1014,7 @@ static Suite *api_suite(void) {
         tcase_set_timeout(tc, 180);
         tcase_add_test(tc, test_stream_live_replay_resume);
         tcase_add_test(tc, test_stream_two_clients);
+        tcase_add_test(tc, test_stream_keepalive);
         tcase_add_test(tc, test_rich_outputs);
         suite_add_tcase(s, tc);
 

@@ -153,11 +153,15 @@ START_TEST(test_content_type) {
                 assert_error_response(r, 415, "unsupported_media_type");
         }
 
-        /* Parameters are fine. */
-        ok = http_request("POST", API_BASE "/execute", "application/json; charset=utf-8", body, strlen(body), NULL);
-        {
-                _cleanup_free_ char *d = http_response_describe(ok);
-                ck_assert_msg(ok->status == 202, "application/json; charset=utf-8: want 202, got %s", d);
+        /* Parameters are fine, and media types are case-insensitive. */
+        static const char *const right[] = { "application/json; charset=utf-8", "Application/JSON" };
+        for (size_t i = 0; i < ELEMENTSOF(right); i++) {
+                _cleanup_free_ char *d = NULL;
+
+                ok = http_response_free(ok);
+                ok = http_request("POST", API_BASE "/execute", right[i], body, strlen(body), NULL);
+                d = http_response_describe(ok);
+                ck_assert_msg(ok->status == 202, "Content-Type %s: want 202, got %s", right[i], d);
         }
 }
 END_TEST
@@ -410,11 +414,14 @@ START_TEST(test_still_serving) {
          * would still show in the journal. */
         (void) run_commandl(NULL, "journalctl", "--sync", NULL);
         r = run_commandl(&journal, "journalctl", "--no-pager", "-o", "cat", "-u", "pyexecd.service", NULL);
-        if (r == 0)
+        if (r == 0) {
+                /* The journal is readable (else the check below proves nothing). */
+                ck_assert_msg(strstr(journal, "Started pyexecd.service"),
+                              "journal of pyexecd.service lacks its start:\n%s", journal);
                 ck_assert_msg(!strstr(journal, "Failed with result") && !strstr(journal, "code=dumped") &&
                                       !strstr(journal, "code=killed"),
                               "pyexecd.service failed at some point:\n%s", journal);
-        else
+        } else
                 printf("journalctl -u pyexecd.service failed (%d); only NRestarts checked.\n", r);
 }
 END_TEST
