@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
 
@@ -149,6 +151,38 @@ static int manager_on_idle_timer(sd_event_source *s, uint64_t usec, void *userda
         return 0;
 }
 
+/* One uid per running execution, from a range nobody else uses. */
+static int manager_setup_uids(Manager *m) {
+        _cleanup_free_ char *message = NULL;
+        uint32_t start = 0;
+        int r;
+
+        if (!m->config.sandbox_enabled) {
+                log_warning("The sandbox is off ([Sandbox] Enabled=no): executions run as root with only a PID "
+                            "namespace of their own. Use this for measurements and debugging only.");
+                return 0;
+        }
+
+        r = uid_range_check_userdb(m->config.uid_first, m->config.uid_last, &message);
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r < 0)
+                return log_error_errno(r, "Refusing to start: %s.", message ?: "the uid range is in use");
+
+        /* A random first uid: several daemons on one host (test beds) then
+         * rarely share uids, whose processes RLIMIT_NPROC counts together. */
+        if (getrandom(&start, sizeof start, GRND_NONBLOCK) != (ssize_t) sizeof start)
+                start = (uint32_t) getpid();
+
+        r = uid_allocator_new(&m->uids, m->config.uid_first, m->config.uid_last, (uid_t) start);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the uid range: %m");
+
+        log_debug("Executions run as uids %" PRIu32 "-%" PRIu32 ".", (uint32_t) m->config.uid_first,
+                  (uint32_t) m->config.uid_last);
+        return 0;
+}
+
 int manager_new(Manager **ret, sd_event *event, const Config *config, const ManagerPaths *paths) {
         _cleanup_(manager_freep) Manager *m = NULL;
         char hostname[256];
@@ -171,6 +205,10 @@ int manager_new(Manager **ret, sd_event *event, const Config *config, const Mana
         m->config.key_prefix = strdup(config->key_prefix);
         if (!m->config.redis_address || !m->config.key_prefix)
                 return log_oom();
+
+        r = manager_setup_uids(m);
+        if (r < 0)
+                return r;
 
         if (gethostname(hostname, sizeof(hostname)) < 0)
                 return log_error_errno(errno, "Failed to read the host name: %m");
@@ -274,6 +312,7 @@ Manager *manager_free(Manager *m) {
         m->stop_timer = sd_event_source_disable_unref(m->stop_timer);
 
         sd_bus_flush_close_unref(m->bus);
+        m->uids = uid_allocator_free(m->uids);
         config_done(&m->config);
         free(m->node);
         sd_event_unref(m->event);

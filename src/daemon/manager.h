@@ -15,6 +15,7 @@
 #include <systemd/sd-event.h>
 
 #include "exec/execution.h"
+#include "exec/uid-range.h"
 #include "http/http-server.h"
 #include "redis/redis-store.h"
 #include "shared/config.h"
@@ -41,6 +42,8 @@ struct RunningExecution {
         OutputModel *outputs;           /* the cell's outputs so far */
         CancelWaiter *cancel_waiters;
         bool ended;                     /* its processes are gone; the end is being stored */
+        bool has_uid;                   /* @uid is taken from Manager.uids */
+        uid_t uid;                      /* the sandbox's uid = gid of this execution */
         bool deferred;                  /* in Manager.unfinished, waiting for Redis */
         LIST_FIELDS(RunningExecution, running);
 };
@@ -73,6 +76,7 @@ struct Manager {
 
         RedisStore *store;
         HttpServer *http;
+        UidAllocator *uids;             /* [Sandbox] UIDRange=; NULL with Enabled=no */
 
         RunningExecution *running;
         unsigned n_running;

@@ -41,9 +41,20 @@ static int exec_record_copy(ExecRecord *dst, const ExecRecord *src) {
         return 0;
 }
 
+/* Gives the execution's uid back: all its processes are gone (the PID
+ * namespace died with its init), or it never ran. */
+static void running_release_uid(RunningExecution *re) {
+        if (!re->has_uid)
+                return;
+        (void) uid_allocator_release(re->manager->uids, re->uid);
+        re->has_uid = false;
+}
+
 RunningExecution *running_execution_free(RunningExecution *re) {
         if (!re)
                 return NULL;
+
+        running_release_uid(re);
 
         while (re->cancel_waiters) {
                 CancelWaiter *w = re->cancel_waiters;
@@ -212,6 +223,11 @@ static int running_error_text(RunningExecution *re, const ExecTermination *t, Ex
         case EXEC_STATE_OOM:
                 n = asprintf(ret, "oom: killed by the memory limit memory_max=%" PRIu64 " bytes", l->memory_max);
                 break;
+        case EXEC_STATE_FAILED:
+                if (t->output_limited)
+                        n = asprintf(ret, "output limit of %" PRIu64 " bytes reached (OutputLimitAction=kill)",
+                                     l->output_max);
+                break;
         default:
                 return 0;
         }
@@ -241,9 +257,10 @@ static void running_on_finished(Execution *e, const ExecTermination *t, const Ex
         if (r < 0)
                 log_oom();
 
-        /* The slot is free once the processes are gone. */
+        /* The slot and the uid are free once the processes are gone. */
         m->n_running--;
         re->ended = true;
+        running_release_uid(re);
 
         running_store_end(re);
         manager_update_status(m);
@@ -318,6 +335,22 @@ static void manager_start_claimed(Manager *m, const ExecRecord *rec, const char 
 
         /* FileSizeMax= is not a request field, so it is not stored with the execution. */
         spec.limits.file_size_max = m->config.limits_default.file_size_max;
+        spec.kill_on_output_limit = m->config.output_limit_action == OUTPUT_LIMIT_KILL;
+        spec.sandbox_disabled = !m->config.sandbox_enabled;
+        if (m->config.sandbox_enabled) {
+                r = uid_allocator_take(m->uids, &re->uid);
+                if (r < 0) {
+                        /* Cannot happen while UIDRange= holds MaxConcurrent uids
+                         * (config_verify()); refuse rather than share one. */
+                        log_error_errno(r, "Execution %s: no free uid in [Sandbox] UIDRange=: %m", rec->id);
+                        ExecTermination t = { .error = "no free uid in the sandbox's UIDRange=" };
+                        ExecResources res = {};
+                        running_on_finished(NULL, &t, &res, false, re);
+                        return;
+                }
+                re->has_uid = true;
+                spec.uid = re->uid;
+        }
 
         r = execution_start(&re->execution, m->event, m->bus, &spec, &running_handlers, re);
         if (r < 0) {

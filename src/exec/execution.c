@@ -93,6 +93,8 @@ struct Execution {
 
         uint64_t output_used, output_dropped;
         bool output_capped;
+        bool kill_on_output_limit;
+        bool output_limited;            /* killed (or failed) for reaching OutputMax */
 
         /* Callbacks may free the object (ENTERED/DELETED, as hiredis' sd-event adapter). */
         unsigned n_entered;
@@ -101,6 +103,7 @@ struct Execution {
 
 static void execution_destroy(Execution *e);
 static void execution_finish(Execution *e, const siginfo_t *si);
+static void execution_kill(Execution *e);
 
 static void execution_enter(Execution *e) {
         e->n_entered++;
@@ -145,6 +148,21 @@ static size_t utf8_cut(const char *text, size_t size, size_t max) {
         return n;
 }
 
+/* OutputMax reached: from here on output is only counted. With
+ * OutputLimitAction=kill the payload is ended as at a timeout; the first
+ * reason to end it stays (a timeout or cancel before wins). */
+static void execution_cap_output(Execution *e) {
+        if (e->output_capped)
+                return;
+        e->output_capped = true;
+
+        if (!e->kill_on_output_limit || e->kill_requested || e->deleted || e->phase == EXECUTION_FINISHED)
+                return;
+        log_debug("Execution %s: output limit reached, killing it (OutputLimitAction=kill).", e->id);
+        e->output_limited = true;
+        execution_kill(e);
+}
+
 static void execution_emit(Execution *e, const char *type, json_t *data) {
         uint64_t size, left;
 
@@ -165,7 +183,6 @@ static void execution_emit(Execution *e, const char *type, json_t *data) {
         /* Over the cap: the whole lines of a stream's text that still fit go
          * out (so the stored text ends at a line boundary, never inside a
          * line); from here on everything is dropped. */
-        e->output_capped = true;
         left = e->limits.output_max - e->output_used;
 
         json_t *text = json_object_get(data, "text");
@@ -188,6 +205,7 @@ static void execution_emit(Execution *e, const char *type, json_t *data) {
                 }
         }
         e->output_dropped += size;
+        execution_cap_output(e);
 }
 
 /* Raw bytes from fd 1/2: repaired, an incomplete trailing sequence kept for
@@ -328,8 +346,8 @@ static void message_handle_line(Execution *e, char *line, size_t size) {
  * left of OutputMax anyway, so the cap is reached here. */
 static void message_discarded(Execution *e, uint64_t size) {
         log_debug("Execution %s: dropping a runner message of %" PRIu64 " bytes, more than OutputMax.", e->id, size);
-        e->output_capped = true;
         e->output_dropped += size;
+        execution_cap_output(e);
 }
 
 static int line_append(Execution *e, const char *p, size_t n) {
@@ -749,6 +767,8 @@ static void execution_finish(Execution *e, const siginfo_t *si) {
         }
         json_decref(report);
         t.error = e->error ?: error;
+        /* Read after the drains above: the cap may have been reached there. */
+        t.output_limited = e->output_limited;
 
         if (e->release_usec > 0)
                 res.wall_usec = end_usec - e->release_usec;
@@ -824,7 +844,7 @@ static int supervisor_argv(const ExecSpec *spec, char ***ret) {
         _cleanup_strv_free_ char **argv = NULL;
         size_t n = 0;
 
-        argv = calloc(10, sizeof(char *));
+        argv = calloc(12, sizeof(char *));
         if (!argv)
                 return -ENOMEM;
 
@@ -839,6 +859,10 @@ static int supervisor_argv(const ExecSpec *spec, char ***ret) {
         ADD(SANDBOX_ARG_RUNNER "=%s", spec->runner_path);
         if (spec->has_execution_count)
                 ADD(SANDBOX_ARG_EXECUTION_COUNT "=%" PRIi64, spec->execution_count);
+        if (spec->sandbox_disabled)
+                ADD(SANDBOX_ARG_SANDBOX "=no");
+        else
+                ADD(SANDBOX_ARG_UID "=%" PRIu32, (uint32_t) spec->uid);
 #undef ADD
 
         *ret = TAKE_PTR(argv);
@@ -896,6 +920,8 @@ int execution_start(Execution **ret, sd_event *event, sd_bus *bus, const ExecSpe
             spec->limits.cpu_quota_per_sec_usec == 0 || spec->limits.output_max == 0 ||
             spec->limits.timeout_usec > UINT64_MAX / 2)
                 return -EINVAL;
+        if (!spec->sandbox_disabled && (spec->uid == 0 || spec->uid == (uid_t) -1))
+                return -EINVAL;
 
         e = calloc(1, sizeof *e);
         if (!e)
@@ -914,6 +940,7 @@ int execution_start(Execution **ret, sd_event *event, sd_bus *bus, const ExecSpe
                 .message_fd = -1,
                 .control_fd = -1,
                 .report_fd = -1,
+                .kill_on_output_limit = spec->kill_on_output_limit,
         };
         e->id = strdup(spec->id);
         if (!e->id)

@@ -51,6 +51,10 @@ typedef struct ExecSpec {
         const char *runner_path;        /* pyexecd_runner.py */
         const char *python_path;        /* /usr/bin/python3 */
         const char *slice;              /* "pyexec.slice" */
+        bool sandbox_disabled;          /* [Sandbox] Enabled=no: PID namespace only, the payload is root */
+        uid_t uid;                      /* the payload's uid = gid, from [Sandbox] UIDRange=; not 0
+                                         * (ignored when sandbox_disabled) */
+        bool kill_on_output_limit;      /* OutputLimitAction=kill: OutputMax ends the payload */
 } ExecSpec;
 
 typedef struct ExecResources {
@@ -65,7 +69,9 @@ typedef struct ExecutionHandlers {
         /* One event, in causal order: @type is "output", "update_display_data"
          * or "clear_output" (see shared/output-model.h); @data is borrowed.
          * Already counted against OutputMax: after the cap, only the one
-         * stderr notice saying how much was dropped is delivered. */
+         * stderr notice saying how much was dropped is delivered (and with
+         * kill_on_output_limit the payload is killed at the cap, and
+         * finished() says so in ExecTermination.output_limited). */
         void (*event)(Execution *e, const char *type, json_t *data, void *userdata);
         /* The execution is over: no process of it is left and no callback
          * follows. @t and @res are valid during the call only. @truncated is
@@ -86,7 +92,7 @@ typedef struct ExecutionHandlers {
  * ignore SIGPIPE (a write to the control pipe of a supervisor that died
  * must fail with EPIPE, not kill the daemon); the supervisor gets all
  * signals reset. All limits must be > 0, except file_size_max: 0 means no
- * RLIMIT_FSIZE.
+ * RLIMIT_FSIZE. With the sandbox, @spec->uid must not be 0 (-EINVAL).
  */
 int execution_start(Execution **ret, sd_event *event, sd_bus *bus, const ExecSpec *spec,
                     const ExecutionHandlers *handlers, void *userdata);

@@ -129,6 +129,7 @@ static int parse_u64(const char *s, uint64_t *ret) {
 }
 
 static int parse_argv(int argc, char *argv[], SandboxConfig *c) {
+        bool have_uid = false;
         enum {
                 ARG_ID = 0x100,
                 ARG_MEMORY_MAX,
@@ -138,6 +139,8 @@ static int parse_argv(int argc, char *argv[], SandboxConfig *c) {
                 ARG_PYTHON,
                 ARG_RUNNER,
                 ARG_EXECUTION_COUNT,
+                ARG_SANDBOX,
+                ARG_UID,
         };
         /* The names of sandbox-protocol.h without their leading "--". */
         static const struct option options[] = {
@@ -149,12 +152,14 @@ static int parse_argv(int argc, char *argv[], SandboxConfig *c) {
                 { SANDBOX_ARG_PYTHON + 2,          required_argument, NULL, ARG_PYTHON          },
                 { SANDBOX_ARG_RUNNER + 2,          required_argument, NULL, ARG_RUNNER          },
                 { SANDBOX_ARG_EXECUTION_COUNT + 2, required_argument, NULL, ARG_EXECUTION_COUNT },
+                { SANDBOX_ARG_SANDBOX + 2,         required_argument, NULL, ARG_SANDBOX         },
+                { SANDBOX_ARG_UID + 2,             required_argument, NULL, ARG_UID             },
                 {}
         };
         uint64_t u;
         int opt;
 
-        *c = (SandboxConfig) {};
+        *c = (SandboxConfig) { .enabled = true };
 
         /* getopt's own messages would go to fd 2, the user's stderr. */
         opterr = 0;
@@ -192,12 +197,30 @@ static int parse_argv(int argc, char *argv[], SandboxConfig *c) {
                         c->has_execution_count = true;
                         c->execution_count = (int64_t) u;
                         break;
+                case ARG_SANDBOX:
+                        if (strcmp(optarg, "yes") == 0)
+                                c->enabled = true;
+                        else if (strcmp(optarg, "no") == 0)
+                                c->enabled = false;
+                        else
+                                return -EINVAL;
+                        break;
+                case ARG_UID:
+                        /* Never root, never (uid_t) -1. */
+                        if (parse_u64(optarg, &u) < 0 || u == 0 || u >= UINT32_MAX)
+                                return -EINVAL;
+                        c->uid = (uid_t) u;
+                        have_uid = true;
+                        break;
                 default:
                         return -EINVAL;
                 }
         }
 
         if (optind != argc || !c->id || !c->python || !c->runner || c->memory_max == 0)
+                return -EINVAL;
+        /* The sandbox's uid is the daemon's choice: no default. */
+        if (c->enabled && !have_uid)
                 return -EINVAL;
         return 0;
 }
@@ -276,7 +299,7 @@ static void read_records(int fd, Report *report) {
         }
 }
 
-static void run(const SandboxConfig *c, Report *report) {
+static void run(SandboxConfig *c, Report *report) {
         _cleanup_(cgroup_memory_close) CgroupMemory memory = CGROUP_MEMORY_NULL;
         _cleanup_close_pair_ int records[2] = { -1, -1 };
         _cleanup_close_ int pidfd = -1;
@@ -302,8 +325,8 @@ static void run(const SandboxConfig *c, Report *report) {
                 return;
         }
 
-        /* Now in the scope: find its memory cgroup before the sandbox changes
-         * the mount namespace, and note the counter to report its growth.
+        /* Now in the scope: find its memory cgroup (the supervisor keeps the
+         * host's mounts), and note the counter to report its growth.
          * Without it an OOM kill would pass for a plain SIGKILL: do not run. */
         r = cgroup_memory_open(&memory);
         if (r < 0) {
@@ -312,18 +335,18 @@ static void run(const SandboxConfig *c, Report *report) {
         }
         (void) cgroup_memory_read(&memory, NULL, &oom_kills_before);
 
-        r = sandbox_payload_prepare(c, &payload);
-        if (r < 0) {
-                report_error(report, "the payload's arguments do not fit: %s", strerror(-r));
-                return;
-        }
-
         if (arg_terminate)
                 return;
 
         r = sandbox_enter(c, error, sizeof error);
         if (r < 0) {
                 report_error(report, "setting up the sandbox: %s", error);
+                return;
+        }
+
+        r = sandbox_payload_prepare(c, &payload);
+        if (r < 0) {
+                report_error(report, "the payload's arguments do not fit: %s", strerror(-r));
                 return;
         }
 
@@ -409,8 +432,10 @@ int main(int argc, char *argv[]) {
                 report_error(&report, "reading the control pipe: %s", strerror(-r));
         (void) close(SANDBOX_FD_CONTROL);
 
-        if (r > 0)
+        if (r > 0) {
                 run(&config, &report);
+                sandbox_leave(&config);
+        }
 
         if (report_write(&report) < 0)
                 return EXIT_FAILURE;

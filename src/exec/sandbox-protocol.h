@@ -43,6 +43,11 @@ enum {
 #define SANDBOX_ARG_PYTHON "--python"
 #define SANDBOX_ARG_RUNNER "--runner"
 #define SANDBOX_ARG_EXECUTION_COUNT "--execution-count"
+/* "yes" (the default) or "no": [Sandbox] Enabled=. With "no" the payload
+ * runs as root with only the PID namespace, in a temporary directory. */
+#define SANDBOX_ARG_SANDBOX "--sandbox"
+/* The payload's uid and gid (decimal, not 0); required with the sandbox. */
+#define SANDBOX_ARG_UID "--uid"
 
 /* Written on fd 6 by the forked child when execve() of the supervisor fails. */
 #define SANDBOX_REPORT_EXEC_FAILED "{\"error\":\"could not execute the sandbox supervisor\"}\n"

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "shared/config.h"
@@ -30,6 +31,9 @@ typedef enum ConfigType {
         CONFIG_UNSIGNED,        /* unsigned, parse_unsigned() */
         CONFIG_ADDRESS,         /* char *, a unix path or host:port */
         CONFIG_STRING,          /* char *, anything non-empty */
+        CONFIG_BOOL,            /* bool, parse_boolean() */
+        CONFIG_OUTPUT_LIMIT_ACTION, /* OutputLimitAction */
+        CONFIG_UID_RANGE,       /* uid_t first, then uid_t last: "FIRST-LAST" */
 } ConfigType;
 
 typedef struct ConfigKey {
@@ -51,6 +55,7 @@ static const ConfigKey config_keys[] = {
         { "Execution", "MaxCPUQuota",     CONFIG_PERCENT,  offsetof(Config, limits_max.cpu_quota_per_sec_usec) },
         { "Execution", "MaxTasksMax",     CONFIG_U64,      offsetof(Config, limits_max.tasks_max) },
         { "Execution", "MaxOutputMax",    CONFIG_SIZE,     offsetof(Config, limits_max.output_max) },
+        { "Execution", "OutputLimitAction", CONFIG_OUTPUT_LIMIT_ACTION, offsetof(Config, output_limit_action) },
         { "Queue",     "MaxConcurrent",   CONFIG_UNSIGNED, offsetof(Config, max_concurrent) },
         { "Queue",     "MaxQueued",       CONFIG_UNSIGNED, offsetof(Config, max_queued) },
         { "Queue",     "ResultTTLSec",    CONFIG_SEC,      offsetof(Config, result_ttl_usec) },
@@ -58,9 +63,47 @@ static const ConfigKey config_keys[] = {
         { "Redis",     "KeyPrefix",       CONFIG_STRING,   offsetof(Config, key_prefix) },
         { "HTTP",      "IdleExitSec",     CONFIG_SEC,      offsetof(Config, idle_exit_usec) },
         { "HTTP",      "MaxRequestBytes", CONFIG_SIZE,     offsetof(Config, max_request_bytes) },
+        { "Sandbox",   "Enabled",         CONFIG_BOOL,     offsetof(Config, sandbox_enabled) },
+        { "Sandbox",   "UIDRange",        CONFIG_UID_RANGE, offsetof(Config, uid_first) },
 };
 
-static const char *const config_sections[] = { "Execution", "Queue", "Redis", "HTTP" };
+static const char *const config_sections[] = { "Execution", "Queue", "Redis", "HTTP", "Sandbox" };
+#define KNOWN_SECTIONS "(known: [Execution], [Queue], [Redis], [HTTP], [Sandbox])"
+
+static const char *const output_limit_action_table[_OUTPUT_LIMIT_ACTION_MAX] = {
+        [OUTPUT_LIMIT_KEEP] = "keep",
+        [OUTPUT_LIMIT_KILL] = "kill",
+};
+
+const char *output_limit_action_to_string(OutputLimitAction a) {
+        if (a < 0 || a >= _OUTPUT_LIMIT_ACTION_MAX)
+                return NULL;
+        return output_limit_action_table[a];
+}
+
+OutputLimitAction output_limit_action_from_string(const char *s) {
+        if (!s)
+                return _OUTPUT_LIMIT_ACTION_INVALID;
+        for (OutputLimitAction a = 0; a < _OUTPUT_LIMIT_ACTION_MAX; a++)
+                if (strcmp(output_limit_action_table[a], s) == 0)
+                        return a;
+        return _OUTPUT_LIMIT_ACTION_INVALID;
+}
+
+/* Uids that a UIDRange= must not hold, with the reason given in the error. */
+static const struct {
+        uint32_t first, last;
+        const char *what;
+} uid_forbidden[] = {
+        { 0,                 0,                 "root" },
+        { 60001,             60577,             "systemd-homed users and container host users" },
+        { 61184,             65519,             "systemd's DynamicUser= range" },
+        { 65534,             65534,             "nobody" },
+        { 65535,             65535,             "the 16-bit (uid_t) -1" },
+        { 524288,            1879048191,        "systemd-nspawn's container ranges" },
+        { 2147352576,        2147418111,        "systemd's foreign uid range" },
+        { 4294967295,        4294967295,        "(uid_t) -1" },
+};
 
 #define config_field(c, k, type) ((type *) ((uint8_t *) (c) + (k)->offset))
 
@@ -86,6 +129,10 @@ int config_init(Config *c, unsigned ncpus) {
         ncpus = MAX(ncpus, 1u);
 
         *c = (Config) {
+                .output_limit_action = OUTPUT_LIMIT_KEEP,
+                .sandbox_enabled = true,
+                .uid_first = CONFIG_UID_RANGE_FIRST_DEFAULT,
+                .uid_last = CONFIG_UID_RANGE_LAST_DEFAULT,
                 .max_concurrent = ncpus,
                 .max_queued = 100,
                 .result_ttl_usec = 86400 * USEC_PER_SEC,
@@ -169,6 +216,16 @@ static int config_reset_key(Config *c, const ConfigKey *k) {
         case CONFIG_UNSIGNED:
                 *config_field(c, k, unsigned) = *config_field(&builtin, k, unsigned);
                 break;
+        case CONFIG_BOOL:
+                *config_field(c, k, bool) = *config_field(&builtin, k, bool);
+                break;
+        case CONFIG_OUTPUT_LIMIT_ACTION:
+                *config_field(c, k, OutputLimitAction) = *config_field(&builtin, k, OutputLimitAction);
+                break;
+        case CONFIG_UID_RANGE:
+                c->uid_first = builtin.uid_first;
+                c->uid_last = builtin.uid_last;
+                break;
         case CONFIG_ADDRESS:
         case CONFIG_STRING:
                 free(*config_field(c, k, char *));
@@ -178,6 +235,57 @@ static int config_reset_key(Config *c, const ConfigKey *k) {
                 *config_field(c, k, uint64_t) = *config_field(&builtin, k, uint64_t);
         }
 
+        return 0;
+}
+
+/* systemd's boolean words. */
+static int parse_boolean(const char *s) {
+        static const char *const yes[] = { "1", "yes", "y", "true", "t", "on" };
+        static const char *const no[] = { "0", "no", "n", "false", "f", "off" };
+
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++)
+                if (strcasecmp(s, yes[i]) == 0)
+                        return 1;
+        for (size_t i = 0; i < ELEMENTSOF(no); i++)
+                if (strcasecmp(s, no[i]) == 0)
+                        return 0;
+        return -EINVAL;
+}
+
+/* One uid: decimal digits, at most 4294967295. */
+static int parse_uid(const char *s, size_t n, uid_t *ret) {
+        uint64_t v = 0;
+
+        if (n == 0 || n > 10)
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++) {
+                if (s[i] < '0' || s[i] > '9')
+                        return -EINVAL;
+                v = v * 10 + (uint64_t) (s[i] - '0');
+        }
+        if (v > UINT32_MAX)
+                return -ERANGE;
+        *ret = (uid_t) v;
+        return 0;
+}
+
+/* "FIRST-LAST", both included; FIRST <= LAST is config_verify()'s. */
+static int parse_uid_range(const char *s, uid_t *ret_first, uid_t *ret_last) {
+        const char *dash = strchr(s, '-');
+        uid_t first, last;
+        int r;
+
+        if (!dash)
+                return -EINVAL;
+        r = parse_uid(s, (size_t) (dash - s), &first);
+        if (r < 0)
+                return r;
+        r = parse_uid(dash + 1, strlen(dash + 1), &last);
+        if (r < 0)
+                return r;
+
+        *ret_first = first;
+        *ret_last = last;
         return 0;
 }
 
@@ -226,6 +334,34 @@ static int config_parse_value(Config *c, const ConfigKey *k, const char *value, 
                         *config_field(c, k, unsigned) = u;
                 return 0;
 
+        case CONFIG_BOOL:
+                r = parse_boolean(value);
+                if (r < 0)
+                        return error_message(ret_message, -EINVAL, "invalid boolean \"%s\" (yes or no)", value);
+                *config_field(c, k, bool) = r;
+                return 0;
+
+        case CONFIG_OUTPUT_LIMIT_ACTION: {
+                OutputLimitAction a = output_limit_action_from_string(value);
+                if (a < 0)
+                        return error_message(ret_message, -EINVAL, "invalid action \"%s\" (keep or kill)", value);
+                *config_field(c, k, OutputLimitAction) = a;
+                return 0;
+        }
+
+        case CONFIG_UID_RANGE: {
+                uid_t first, last;
+
+                r = parse_uid_range(value, &first, &last);
+                if (r < 0)
+                        return error_message(ret_message, -EINVAL,
+                                             "invalid uid range \"%s\"%s (FIRST-LAST, decimal, e.g. 1879048192-1879113727)",
+                                             value, r == -ERANGE ? ", too large" : "");
+                c->uid_first = first;
+                c->uid_last = last;
+                return 0;
+        }
+
         case CONFIG_ADDRESS:
                 if (!address_is_valid(value))
                         return error_message(ret_message, -EINVAL,
@@ -253,8 +389,7 @@ int config_set(Config *c, const char *section, const char *key, const char *valu
                 *ret_message = NULL;
 
         if (!config_section_is_known(section))
-                return error_message(ret_message, -EINVAL, "[%s]: unknown section (known: [Execution], [Queue], [Redis], [HTTP])",
-                                     section);
+                return error_message(ret_message, -EINVAL, "[%s]: unknown section " KNOWN_SECTIONS, section);
 
         k = config_key_find(section, key);
         if (!k)
@@ -353,7 +488,7 @@ static char *config_reader(char *str, int num, void *userdata) {
                                 return NULL;
                         }
                         if (!config_section_is_known(name)) {
-                                if (asprintf(&m, "[%s]: unknown section (known: [Execution], [Queue], [Redis], [HTTP])", name) < 0)
+                                if (asprintf(&m, "[%s]: unknown section " KNOWN_SECTIONS, name) < 0)
                                         m = NULL;
                                 config_parser_fail(p, -EINVAL, m);
                                 return NULL;
@@ -641,6 +776,31 @@ int config_verify(const Config *c, char **ret_message) {
                 return error_message(ret_message, -EINVAL, "[Redis] KeyPrefix= must not be empty");
         if (c->max_request_bytes == 0)
                 return error_message(ret_message, -EINVAL, "[HTTP] MaxRequestBytes= must be greater than 0");
+        if (c->output_limit_action < 0 || c->output_limit_action >= _OUTPUT_LIMIT_ACTION_MAX)
+                return error_message(ret_message, -EINVAL, "[Execution] OutputLimitAction= is invalid");
+
+        /* Checked whether the sandbox is on or not: turning it back on must
+         * not be what makes a configuration invalid. */
+        if (c->uid_first > c->uid_last)
+                return error_message(ret_message, -EINVAL, "[Sandbox] UIDRange=%" PRIu32 "-%" PRIu32 ": FIRST is above LAST",
+                                     (uint32_t) c->uid_first, (uint32_t) c->uid_last);
+        for (size_t i = 0; i < ELEMENTSOF(uid_forbidden); i++)
+                if (c->uid_first <= uid_forbidden[i].last && uid_forbidden[i].first <= c->uid_last) {
+                        if (uid_forbidden[i].first == uid_forbidden[i].last)
+                                return error_message(ret_message, -EINVAL,
+                                                     "[Sandbox] UIDRange=%" PRIu32 "-%" PRIu32 " holds uid %" PRIu32 " (%s)",
+                                                     (uint32_t) c->uid_first, (uint32_t) c->uid_last,
+                                                     uid_forbidden[i].first, uid_forbidden[i].what);
+                        return error_message(ret_message, -EINVAL,
+                                             "[Sandbox] UIDRange=%" PRIu32 "-%" PRIu32 " overlaps %" PRIu32 "-%" PRIu32 " (%s)",
+                                             (uint32_t) c->uid_first, (uint32_t) c->uid_last,
+                                             uid_forbidden[i].first, uid_forbidden[i].last, uid_forbidden[i].what);
+                }
+        /* One uid per running execution. */
+        if ((uint64_t) c->uid_last - c->uid_first + 1 < c->max_concurrent)
+                return error_message(ret_message, -EINVAL,
+                                     "[Sandbox] UIDRange=%" PRIu32 "-%" PRIu32 " holds fewer uids than MaxConcurrent=%u",
+                                     (uint32_t) c->uid_first, (uint32_t) c->uid_last, c->max_concurrent);
 
         return 0;
 }

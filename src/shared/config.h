@@ -8,16 +8,41 @@
  *
  *   [Execution] TimeoutSec= MemoryMax= CPUQuota= TasksMax= OutputMax= FileSizeMax=
  *               MaxTimeoutSec= MaxMemoryMax= MaxCPUQuota= MaxTasksMax= MaxOutputMax=
+ *               OutputLimitAction=
  *   [Queue]     MaxConcurrent= MaxQueued= ResultTTLSec=
  *   [Redis]     Address= KeyPrefix=
  *   [HTTP]      IdleExitSec= MaxRequestBytes=
+ *   [Sandbox]   Enabled= UIDRange=
  *
  * An empty assignment ("TimeoutSec=") resets the key to its built-in value.
  */
 
+#include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "shared/limits.h"
+
+/* What happens at OutputMax: output is dropped either way; "kill" also ends
+ * the payload (the execution ends "failed"). */
+typedef enum OutputLimitAction {
+        OUTPUT_LIMIT_KEEP,
+        OUTPUT_LIMIT_KILL,
+        _OUTPUT_LIMIT_ACTION_MAX,
+        _OUTPUT_LIMIT_ACTION_INVALID = -EINVAL,
+} OutputLimitAction;
+
+/* "keep", "kill"; NULL for an invalid value. */
+const char *output_limit_action_to_string(OutputLimitAction a);
+/* The inverse; _OUTPUT_LIMIT_ACTION_INVALID for anything else (or NULL). */
+OutputLimitAction output_limit_action_from_string(const char *s);
+
+/* The built-in [Sandbox] UIDRange=: the 64 K block at 0x70000000, which
+ * systemd's docs/UIDS-GIDS.md leaves unused (between the container ranges
+ * and the foreign range). */
+#define CONFIG_UID_RANGE_FIRST_DEFAULT ((uid_t) UINT32_C(0x70000000))
+#define CONFIG_UID_RANGE_LAST_DEFAULT ((uid_t) UINT32_C(0x7000FFFF))
 
 typedef struct Config {
         Limits limits_default;          /* used when a request names no limit */
@@ -31,6 +56,10 @@ typedef struct Config {
         uint64_t max_request_bytes;     /* request bodies above get 413 */
         unsigned ncpus;                 /* as given to config_init(): the built-in MaxConcurrent= and
                                          * MaxCPUQuota= that an empty assignment restores */
+        OutputLimitAction output_limit_action;
+        bool sandbox_enabled;           /* [Sandbox] Enabled=; no: PID namespace only, as root */
+        uid_t uid_first, uid_last;      /* [Sandbox] UIDRange=FIRST-LAST, both included: one uid = gid
+                                         * per running execution */
 } Config;
 
 /* Fills @c with the built-in defaults for a machine with @ncpus CPUs. Returns 0 or -ENOMEM. */
@@ -71,7 +100,13 @@ int config_set(Config *c, const char *section, const char *key, const char *valu
  * Checks cross-field rules: every default <= its maximum, limits and counts
  * non-zero (TimeoutSec=0 would mean "no limit" to systemd), MaxConcurrent,
  * MaxQueued, ResultTTLSec and MaxRequestBytes >= 1, Address and KeyPrefix
- * non-empty. Returns 0, or -EINVAL with a message in @ret_message (malloc'd),
- * or -ENOMEM.
+ * non-empty; UIDRange= with FIRST <= LAST, at least MaxConcurrent uids, and
+ * none of the uids that are never ours (0, 65534, 65535, 4294967295, and
+ * systemd's ranges: 60001–60577 homed and container host users,
+ * 61184–65519 DynamicUser=, 524288–1879048191 nspawn containers,
+ * 2147352576–2147418111 foreign). Whether the user database holds a uid of
+ * the range is not checked here (that is I/O: src/exec/uid-range.h).
+ * Returns 0, or -EINVAL with a message in @ret_message (malloc'd), or
+ * -ENOMEM.
  */
 int config_verify(const Config *c, char **ret_message);

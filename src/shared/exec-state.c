@@ -52,6 +52,10 @@ ExecState exec_state_from_termination(const ExecTermination *t) {
                 return EXEC_STATE_CANCELLED;
         if (t->timed_out)
                 return EXEC_STATE_TIMEOUT;
+        /* The payload produced more than it may: that is its failure, even
+         * when it had exited 0 before the daemon read the excess. */
+        if (t->output_limited)
+                return EXEC_STATE_FAILED;
         /* On cgroup v1 the kernel's OOM killer leaves no trace in the unit's
          * result, only in the counter, and the victim may be any process of
          * the scope: a payload that still exited 0 did finish its work. */

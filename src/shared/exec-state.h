@@ -40,6 +40,7 @@ typedef struct ExecTermination {
         bool timed_out;         /* the daemon killed it at the wall-clock limit */
         bool cancelled;         /* a client cancelled it while it ran */
         bool interrupted;       /* the daemon stopped while it ran */
+        bool output_limited;    /* OutputLimitAction=kill: ended because OutputMax was reached */
         uint64_t oom_kills;     /* oom_kill counter of the scope's memory cgroup, growth during the run */
         const char *error;      /* why the service could not run it (spawn, scope, sandbox set-up), or NULL */
 } ExecTermination;
@@ -49,6 +50,7 @@ typedef struct ExecTermination {
  *   error set or interrupted                  → error
  *   cancelled                                 → cancelled
  *   timed_out                                 → timeout
+ *   output_limited                            → failed  (the limit ended it, whatever the status)
  *   oom_kills > 0 and not (exit code 0)       → oom   (a memory-limit kill, whatever the signal)
  *   exit code 0                               → succeeded
  *   anything else (non-zero exit, a signal)   → failed

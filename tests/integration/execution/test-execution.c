@@ -22,6 +22,7 @@
 
 #include "exec/cgroup-stats.h"
 #include "exec/execution.h"
+#include "shared/config.h"
 #include "shared/exec-id.h"
 #include "shared/exec-state.h"
 #include "shared/log.h"
@@ -118,6 +119,17 @@ static int on_watchdog(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+/* The uids these tests give their executions: from the default range,
+ * but away from where the daemons of other test beds (started at a random
+ * point) most likely are, and one of its own per execution. */
+static uid_t next_uid(void) {
+        static uid_t next = 0;
+
+        if (next == 0)
+                next = CONFIG_UID_RANGE_FIRST_DEFAULT + 32768 + (uid_t) (getpid() % 1024) * 16;
+        return next++;
+}
+
 static void run_init(Run *r, const char *code) {
         sigset_t mask;
 
@@ -156,6 +168,7 @@ static void run_init(Run *r, const char *code) {
                 .runner_path = getenv("PYEXECD_RUNNER"),
                 .python_path = "/usr/bin/python3",
                 .slice = "pyexec.slice",
+                .uid = next_uid(),
         };
 }
 
@@ -173,8 +186,9 @@ static void run_loop(Run *r) {
                                                     r->spec.limits.timeout_usec + 60 * USEC_PER_SEC, 0,
                                                     on_watchdog, r), 0);
         /* Not sd_event_loop()/sd_event_exit(): an exit would also close the
-         * attached bus, which the checks afterwards still use. */
-        while (r->n_finished == 0 || (r->partner && r->partner->n_finished == 0))
+         * attached bus, which the checks afterwards still use. A partner
+         * that was never started is not waited for. */
+        while (r->n_finished == 0 || (r->partner && r->partner->execution && r->partner->n_finished == 0))
                 ck_assert_int_ge(sd_event_run(r->event, UINT64_MAX), 0);
         ck_assert_uint_eq(r->n_finished, 1);
 }
@@ -1070,6 +1084,512 @@ START_TEST(test_parallel) {
 }
 END_TEST
 
+/*
+ * The sandbox (issue 3): each test runs a cell that reports what it sees
+ * as one JSON object on stdout, and checks it here.
+ */
+
+/* The cell's stdout, parsed as one JSON object. */
+static json_t *stdout_json(Run *r) {
+        _cleanup_free_ char *out = stream_text(r, "stdout", NULL);
+        json_error_t e;
+        json_t *j = json_loads(out, 0, &e);
+
+        ck_assert_msg(json_is_object(j), "stdout is not a JSON object (%s): %s", e.text, out);
+        return j;
+}
+
+static void assert_succeeded(Run *r) {
+        _cleanup_free_ char *err = stream_text(r, "stderr", NULL);
+
+        ck_assert_msg(!r->error, "error: %s", r->error);
+        ck_assert_msg(r->state == EXEC_STATE_SUCCEEDED, "state %s, stderr: %s", exec_state_to_string(r->state), err);
+}
+
+/* json value @key of @o as a compact string, for comparisons with one literal. */
+static char *json_text(json_t *o, const char *key) {
+        json_t *v = json_object_get(o, key);
+        char *s;
+
+        ck_assert_msg(v, "no \"%s\"", key);
+        s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        ck_assert_ptr_nonnull(s);
+        return s;
+}
+
+static void assert_json_text(json_t *o, const char *key, const char *expected) {
+        _cleanup_free_ char *s = json_text(o, key);
+
+        ck_assert_msg(strcmp(s, expected) == 0, "%s: %s, expected %s", key, s, expected);
+}
+
+START_TEST(test_sandbox_identity) {
+        _cleanup_(json_decrefp) json_t *j = NULL;
+        char expected[128];
+        Run r;
+
+        run_init(&r,
+                 "import json, os, socket\n"
+                 "st = dict(l.split(':', 1) for l in open('/proc/self/status').read().splitlines())\n"
+                 "print(json.dumps({\n"
+                 "    'resuid': os.getresuid(), 'resgid': os.getresgid(), 'groups': os.getgroups(),\n"
+                 "    'caps': [st[k].strip() for k in ('CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb')],\n"
+                 "    'nnp': st['NoNewPrivs'].strip(), 'seccomp': st['Seccomp'].strip(),\n"
+                 "    'hostname': socket.gethostname(), 'uname': os.uname().nodename,\n"
+                 "    'pid': os.getpid(), 'ppid': os.getppid(), 'sid': os.getsid(0), 'pgid': os.getpgid(0),\n"
+                 "}))\n");
+        run_start_and_wait(&r);
+        assert_succeeded(&r);
+
+        j = stdout_json(&r);
+        snprintf(expected, sizeof expected, "[%1$" PRIu32 ",%1$" PRIu32 ",%1$" PRIu32 "]", (uint32_t) r.spec.uid);
+        assert_json_text(j, "resuid", expected);
+        assert_json_text(j, "resgid", expected);
+        assert_json_text(j, "groups", "[]");
+        assert_json_text(j, "caps", "[\"0000000000000000\",\"0000000000000000\",\"0000000000000000\","
+                                    "\"0000000000000000\",\"0000000000000000\"]");
+        assert_json_text(j, "nnp", "\"1\"");
+        /* 2: a filter is loaded (seccomp-policy.c). */
+        assert_json_text(j, "seccomp", "\"2\"");
+        assert_json_text(j, "hostname", "\"pyexec\"");
+        assert_json_text(j, "uname", "\"pyexec\"");
+        /* PID 2 of its own namespace (the init is 1), its own session. */
+        assert_json_text(j, "pid", "2");
+        assert_json_text(j, "ppid", "1");
+        assert_json_text(j, "sid", "2");
+        assert_json_text(j, "pgid", "2");
+
+        assert_common_end(&r);
+        run_done(&r);
+}
+END_TEST
+
+/* The root entries the sandbox copies from the host, sorted, as JSON. */
+static void expected_root(char *buf, size_t size) {
+        /* strcmp order: bin dev etc lib lib32 lib64 libx32 proc sbin tmp usr */
+        static const char *const names[] = { "bin", "dev", "etc", "lib", "lib32", "lib64", "libx32", "proc", "sbin", "tmp", "usr" };
+        static const char *const always[] = { "dev", "etc", "proc", "tmp", "usr" };
+        size_t n = 0;
+
+        n += (size_t) snprintf(buf + n, size - n, "[");
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                char path[32];
+                struct stat st;
+                bool want = false;
+
+                for (size_t k = 0; k < ELEMENTSOF(always); k++)
+                        want = want || strcmp(always[k], names[i]) == 0;
+                snprintf(path, sizeof path, "/%s", names[i]);
+                want = want || lstat(path, &st) == 0;
+                if (want)
+                        n += (size_t) snprintf(buf + n, size - n, "%s\"%s\"", buf[n - 1] == '[' ? "" : ",", names[i]);
+        }
+        snprintf(buf + n, size - n, "]");
+}
+
+START_TEST(test_sandbox_filesystem) {
+        _cleanup_(json_decrefp) json_t *j = NULL;
+        char expected[256];
+        Run r;
+
+        run_init(&r,
+                 "import errno, json, os, stat\n"
+                 "def attempt(f):\n"
+                 "    try:\n"
+                 "        f()\n"
+                 "        return 'ok'\n"
+                 "    except OSError as e:\n"
+                 "        return f'{type(e).__name__} {errno.errorcode[e.errno]}'\n"
+                 "def write(path):\n"
+                 "    with open(path, 'w') as f:\n"
+                 "        f.write('x')\n"
+                 "st = os.stat('/tmp')\n"
+                 "def size(path):\n"
+                 "    v = os.statvfs(path)\n"
+                 "    return v.f_blocks * v.f_frsize\n"
+                 "print(json.dumps({\n"
+                 "    'root': sorted(os.listdir('/')), 'dev': sorted(os.listdir('/dev')), 'proc': sorted(os.listdir('/proc')),\n"
+                 "    'links': {n: os.readlink('/dev/' + n) for n in ('fd', 'stdin', 'stdout', 'stderr')},\n"
+                 "    'cwd': os.getcwd(), 'home': os.environ['HOME'],\n"
+                 "    'tmp': [st.st_uid, st.st_gid, oct(stat.S_IMODE(st.st_mode))],\n"
+                 "    'sizes': [size('/tmp'), size('/dev/shm')],\n"
+                 "    'tmp_write': attempt(lambda: write('/tmp/f')), 'shm_write': attempt(lambda: write('/dev/shm/f')),\n"
+                 "    'shadow': attempt(lambda: open('/etc/shadow').read()),\n"
+                 "    'usr_write': attempt(lambda: write('/usr/pyexecd-test')),\n"
+                 "    'etc_write': attempt(lambda: write('/etc/pyexecd-test')),\n"
+                 "    'root_write': attempt(lambda: write('/pyexecd-test')),\n"
+                 "    'dev_write': attempt(lambda: write('/dev/pyexecd-test')),\n"
+                 "    'null': attempt(lambda: write('/dev/null')),\n"
+                 "    'urandom': len(open('/dev/urandom', 'rb').read(16)),\n"
+                 "    'fd_dir': len(os.listdir('/dev/fd')) >= 5,\n"
+                 "    'absent': [p for p in ('/run/pyexecd', '/var/lib/redis', '/root', '/home', '/run', '/var', '/sys',\n"
+                 "                             '/proc/1', '/proc/sys', '/dev/tty', '/dev/pts', '/dev/console') if os.path.lexists(p)],\n"
+                 "}))\n");
+        run_start_and_wait(&r);
+        assert_succeeded(&r);
+
+        j = stdout_json(&r);
+        expected_root(expected, sizeof expected);
+        assert_json_text(j, "root", expected);
+        assert_json_text(j, "dev", "[\"fd\",\"full\",\"null\",\"random\",\"shm\",\"stderr\",\"stdin\",\"stdout\",\"urandom\",\"zero\"]");
+        /* Only the payload itself: the init (root) is invisible. */
+        assert_json_text(j, "proc", "[\"2\",\"self\",\"thread-self\"]");
+        assert_json_text(j, "links", "{\"fd\":\"/proc/self/fd\",\"stdin\":\"/proc/self/fd/0\",\"stdout\":\"/proc/self/fd/1\","
+                                     "\"stderr\":\"/proc/self/fd/2\"}");
+        assert_json_text(j, "cwd", "\"/tmp\"");
+        assert_json_text(j, "home", "\"/tmp\"");
+        snprintf(expected, sizeof expected, "[%1$" PRIu32 ",%1$" PRIu32 ",\"0o700\"]", (uint32_t) r.spec.uid);
+        assert_json_text(j, "tmp", expected);
+        /* Half of MemoryMax (512 MiB), and a quarter at most 64 MiB: a full
+         * /tmp is ENOSPC, not an OOM kill. */
+        assert_json_text(j, "sizes", "[268435456,67108864]");
+        assert_json_text(j, "tmp_write", "\"ok\"");
+        assert_json_text(j, "shm_write", "\"ok\"");
+        assert_json_text(j, "shadow", "\"PermissionError EACCES\"");
+        assert_json_text(j, "usr_write", "\"OSError EROFS\"");
+        assert_json_text(j, "etc_write", "\"OSError EROFS\"");
+        assert_json_text(j, "root_write", "\"OSError EROFS\"");
+        assert_json_text(j, "dev_write", "\"OSError EROFS\"");
+        assert_json_text(j, "null", "\"ok\"");
+        assert_json_text(j, "urandom", "16");
+        assert_json_text(j, "fd_dir", "true");
+        assert_json_text(j, "absent", "[]");
+
+        assert_common_end(&r);
+        run_done(&r);
+}
+END_TEST
+
+START_TEST(test_sandbox_network) {
+        _cleanup_(json_decrefp) json_t *j = NULL;
+        _cleanup_free_ char *names = NULL;
+        Run r;
+
+        /* Only "lo", and down: nothing answers, not even the host's
+         * loopback (Redis). With the seccomp filter, AF_INET and netlink
+         * fail earlier (EAFNOSUPPORT): either way no connection. */
+        run_init(&r,
+                 "import errno, json, socket\n"
+                 "def attempt(f):\n"
+                 "    try:\n"
+                 "        return ['ok', f()]\n"
+                 "    except OSError as e:\n"
+                 "        return [type(e).__name__, errno.errorcode.get(e.errno, str(e.errno))]\n"
+                 "def connect(port):\n"
+                 "    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)\n"
+                 "    s.settimeout(2)\n"
+                 "    s.connect(('127.0.0.1', port))\n"
+                 "print(json.dumps({\n"
+                 "    'ifaces': attempt(lambda: [n for i, n in socket.if_nameindex()]),\n"
+                 "    'redis': attempt(lambda: connect(6379)),\n"
+                 "    'tcp': attempt(lambda: connect(80)),\n"
+                 "    'unix_pair': attempt(lambda: len(socket.socketpair())),\n"
+                 "}))\n");
+        run_start_and_wait(&r);
+        assert_succeeded(&r);
+
+        j = stdout_json(&r);
+        names = json_text(j, "ifaces");
+        ck_assert_msg(strcmp(names, "[\"ok\",[\"lo\"]]") == 0 || strncmp(names, "[\"PermissionError\"", 18) == 0 ||
+                      strcmp(names, "[\"OSError\",\"EAFNOSUPPORT\"]") == 0, "interfaces: %s", names);
+        /* lo is down: ENETUNREACH; a refused socket(): EAFNOSUPPORT or EPERM. */
+        _cleanup_free_ char *redis = json_text(j, "redis"), *tcp = json_text(j, "tcp");
+        ck_assert_msg(strstr(redis, "ENETUNREACH") || strstr(redis, "EAFNOSUPPORT") || strstr(redis, "EPERM"), "redis: %s", redis);
+        ck_assert_msg(strstr(tcp, "ENETUNREACH") || strstr(tcp, "EAFNOSUPPORT") || strstr(tcp, "EPERM"), "tcp: %s", tcp);
+        assert_json_text(j, "unix_pair", "[\"ok\",2]");
+
+        assert_common_end(&r);
+        run_done(&r);
+}
+END_TEST
+
+START_TEST(test_sandbox_rlimits) {
+        _cleanup_(json_decrefp) json_t *j = NULL;
+        Run r;
+
+        run_init(&r,
+                 "import json, resource as R\n"
+                 "print(json.dumps({n: R.getrlimit(getattr(R, 'RLIMIT_' + n))\n"
+                 "                  for n in ('CORE', 'FSIZE', 'NOFILE', 'STACK', 'NPROC', 'MEMLOCK')}))\n");
+        r.spec.limits.tasks_max = 48;
+        r.spec.limits.file_size_max = 3 * MIB;
+        run_start_and_wait(&r);
+        assert_succeeded(&r);
+
+        j = stdout_json(&r);
+        assert_json_text(j, "CORE", "[0,0]");
+        assert_json_text(j, "FSIZE", "[3145728,3145728]");
+        assert_json_text(j, "NOFILE", "[1024,1024]");
+        assert_json_text(j, "STACK", "[8388608,8388608]");
+        assert_json_text(j, "NPROC", "[48,48]");
+        assert_json_text(j, "MEMLOCK", "[65536,65536]");
+        ck_assert_uint_eq(json_object_size(j), 6);
+
+        assert_common_end(&r);
+        run_done(&r);
+}
+END_TEST
+
+START_TEST(test_sandbox_file_size_max) {
+        _cleanup_(json_decrefp) json_t *j = NULL;
+        Run r;
+
+        /* SIGXFSZ is ignored by CPython: the write fails with EFBIG (27),
+         * and the file stops at the limit. */
+        run_init(&r,
+                 "import json, os\n"
+                 "res = {}\n"
+                 "try:\n"
+                 "    with open('/tmp/big', 'wb') as f:\n"
+                 "        f.write(b'x' * (3 * 1024 * 1024))\n"
+                 "    res['error'] = None\n"
+                 "except OSError as e:\n"
+                 "    res['error'] = [type(e).__name__, e.errno]\n"
+                 "res['size'] = os.path.getsize('/tmp/big')\n"
+                 "print(json.dumps(res))\n");
+        r.spec.limits.file_size_max = 1 * MIB;
+        run_start_and_wait(&r);
+        assert_succeeded(&r);
+
+        j = stdout_json(&r);
+        assert_json_text(j, "error", "[\"OSError\",27]");
+        assert_json_text(j, "size", "1048576");
+
+        assert_common_end(&r);
+        run_done(&r);
+}
+END_TEST
+
+START_TEST(test_sandbox_scientific_stack) {
+        _cleanup_(json_decrefp) json_t *j = NULL;
+        Run r;
+
+        /* What notebooks use, inside the sandbox: numpy (BLAS threads),
+         * pandas, matplotlib to a PNG file, a process pool (semaphores in
+         * /dev/shm) and threads; os.cpu_count() without /sys and /proc/stat. */
+        run_init(&r,
+                 "import json, multiprocessing, os, threading\n"
+                 "import numpy as np, pandas as pd\n"
+                 "import matplotlib\n"
+                 "matplotlib.use('Agg')\n"
+                 "import matplotlib.pyplot as plt\n"
+                 "def square(x):\n"
+                 "    return x * x\n"
+                 "res = {'cpus': os.cpu_count(), 'mp_cpus': multiprocessing.cpu_count()}\n"
+                 "a = np.arange(12.0).reshape(3, 4)\n"
+                 "res['numpy'] = float((a @ a.T).trace())\n"
+                 "res['pandas'] = pd.DataFrame({'x': [1, 2, 3]}).x.sum().item()\n"
+                 "plt.plot([1, 2, 3], [1, 4, 9])\n"
+                 "plt.savefig('/tmp/plot.png')\n"
+                 "res['png'] = open('/tmp/plot.png', 'rb').read(8) == b'\\x89PNG\\r\\n\\x1a\\n'\n"
+                 "plt.close('all')\n"
+                 "with multiprocessing.Pool(2) as pool:\n"
+                 "    res['pool'] = pool.map(square, range(5))\n"
+                 "out = []\n"
+                 "threads = [threading.Thread(target=out.append, args=(i,)) for i in range(8)]\n"
+                 "[t.start() for t in threads]\n"
+                 "[t.join() for t in threads]\n"
+                 "res['threads'] = sorted(out)\n"
+                 "print(json.dumps(res))\n");
+        r.spec.limits.timeout_usec = 120 * USEC_PER_SEC;
+        run_start_and_wait(&r);
+        assert_succeeded(&r);
+
+        j = stdout_json(&r);
+        /* The same count as outside (sched_getaffinity() in the end). */
+        ck_assert_int_eq(json_integer_value(json_object_get(j, "cpus")), sysconf(_SC_NPROCESSORS_ONLN));
+        ck_assert_int_eq(json_integer_value(json_object_get(j, "mp_cpus")), sysconf(_SC_NPROCESSORS_ONLN));
+        assert_json_text(j, "numpy", "506.0");      /* 0² + 1² + … + 11² */
+        assert_json_text(j, "pandas", "6");
+        assert_json_text(j, "png", "true");
+        assert_json_text(j, "pool", "[0,1,4,9,16]");
+        assert_json_text(j, "threads", "[0,1,2,3,4,5,6,7]");
+
+        assert_common_end(&r);
+        run_done(&r);
+}
+END_TEST
+
+static void start_partner(Run *r) {
+        run_start(r->partner);
+}
+
+START_TEST(test_sandbox_two_executions) {
+        _cleanup_(json_decrefp) json_t *ja = NULL, *jb = NULL;
+        char expected[64];
+        Run a, b;
+
+        /* A leaves a file in its /tmp and waits; B, started meanwhile, does
+         * not see it, nor A's processes; each runs as its own uid. */
+        run_init(&a,
+                 "import json, os, time\n"
+                 "open('/tmp/secret-of-a', 'w').write('a')\n"
+                 "print('a ready', flush=True)\n"
+                 "time.sleep(2)\n"
+                 "print(json.dumps({'uid': os.getuid(), 'tmp': sorted(os.listdir('/tmp'))}))\n");
+        run_init(&b,
+                 "import json, os\n"
+                 "print(json.dumps({'uid': os.getuid(), 'tmp': sorted(os.listdir('/tmp')), 'proc': sorted(os.listdir('/proc'))}))\n");
+        sd_bus_flush_close_unref(b.bus);
+        sd_event_unref(b.event);
+        b.bus = sd_bus_ref(a.bus);
+        b.event = sd_event_ref(a.event);
+        a.partner = &b;
+        b.partner = &a;
+        a.marker = "a ready";
+        a.on_marker = start_partner;
+        ck_assert_uint_ne(a.spec.uid, b.spec.uid);
+
+        run_start(&a);
+        run_loop(&a);
+        ck_assert(a.marker_seen);
+        ck_assert_uint_eq(b.n_finished, 1);
+
+        /* B ran while A slept: A's output ends after B's. */
+        ck_assert_uint_eq(json_array_size(b.events) > 0, 1);
+        assert_succeeded(&a);
+        assert_succeeded(&b);
+
+        /* (A printed "a ready" first; its JSON is the last line.) */
+        _cleanup_free_ char *out_a = stream_text(&a, "stdout", NULL);
+        ck_assert_int_eq(strncmp(out_a, "a ready\n", 8), 0);
+        ja = json_loads(out_a + 8, 0, NULL);
+        ck_assert_ptr_nonnull(ja);
+        jb = stdout_json(&b);
+
+        snprintf(expected, sizeof expected, "%" PRIu32, (uint32_t) a.spec.uid);
+        assert_json_text(ja, "uid", expected);
+        assert_json_text(ja, "tmp", "[\"secret-of-a\"]");
+        snprintf(expected, sizeof expected, "%" PRIu32, (uint32_t) b.spec.uid);
+        assert_json_text(jb, "uid", expected);
+        assert_json_text(jb, "tmp", "[]");
+        assert_json_text(jb, "proc", "[\"2\",\"self\",\"thread-self\"]");
+
+        assert_common_end(&a);
+        assert_common_end(&b);
+        run_done(&a);
+        run_done(&b);
+}
+END_TEST
+
+START_TEST(test_sandbox_disabled) {
+        _cleanup_(json_decrefp) json_t *j = NULL;
+        _cleanup_free_ char *cwd = NULL, *dir = NULL;
+        char hostname[256];
+        Run r;
+
+        /* [Sandbox] Enabled=no: root, the host's file system and network
+         * namespace, only the PID namespace and the rlimits of its own, in a
+         * temporary directory that is gone afterwards. */
+        run_init(&r,
+                 "import json, os, resource, socket\n"
+                 "open('left-behind', 'w').write('x')\n"
+                 "os.mkdir('subdir')\n"
+                 "print(json.dumps({'uid': os.getuid(), 'pid': os.getpid(), 'cwd': os.getcwd(),\n"
+                 "                  'home': os.environ['HOME'], 'tmpdir': os.environ['TMPDIR'],\n"
+                 "                  'hostname': socket.gethostname(), 'core': resource.getrlimit(resource.RLIMIT_CORE),\n"
+                 "                  'usr': os.path.isdir('/usr/lib'), 'run': os.path.isdir('/run/systemd')}))\n");
+        r.spec.sandbox_disabled = true;
+        r.spec.uid = 0;         /* ignored without the sandbox */
+        run_start_and_wait(&r);
+        assert_succeeded(&r);
+
+        j = stdout_json(&r);
+        assert_json_text(j, "uid", "0");
+        assert_json_text(j, "pid", "2");
+        assert_json_text(j, "core", "[0,0]");
+        assert_json_text(j, "run", "true");
+        ck_assert_int_eq(gethostname(hostname, sizeof hostname), 0);
+        ck_assert_str_eq(json_string_value(json_object_get(j, "hostname")), hostname);
+        cwd = json_text(j, "cwd");
+        ck_assert_msg(strncmp(cwd, "\"/tmp/pyexecd-", 14) == 0, "cwd %s", cwd);
+        assert_json_text(j, "home", cwd);
+        assert_json_text(j, "tmpdir", cwd);
+
+        /* Removed with everything in it. */
+        dir = strndup(cwd + 1, strlen(cwd) - 2);
+        ck_assert_ptr_nonnull(dir);
+        ck_assert_msg(access(dir, F_OK) < 0 && errno == ENOENT, "%s is still there", dir);
+
+        assert_common_end(&r);
+        run_done(&r);
+}
+END_TEST
+
+START_TEST(test_sandbox_uid_required) {
+        Run r;
+
+        /* The sandbox never runs code as root. */
+        run_init(&r, "print('x')\n");
+        r.spec.uid = 0;
+        ck_assert_int_eq(execution_start(&r.execution, r.event, r.bus, &r.spec, &handlers, &r), -EINVAL);
+        r.spec.uid = (uid_t) -1;
+        ck_assert_int_eq(execution_start(&r.execution, r.event, r.bus, &r.spec, &handlers, &r), -EINVAL);
+        ck_assert_ptr_null(r.execution);
+        ck_assert_uint_eq(count_pyexec_units(r.bus), 0);
+        run_done(&r);
+}
+END_TEST
+
+START_TEST(test_output_limit_kill) {
+        _cleanup_free_ char *out = NULL, *err = NULL;
+        uint64_t t0;
+        Run r;
+
+        /* OutputLimitAction=kill: the payload is ended at OutputMax, long
+         * before its timeout, and the execution fails. */
+        run_init(&r, "import sys\nwhile True:\n    sys.stdout.write('flood ' * 10 + '\\n')\n");
+        r.spec.limits.output_max = 65536;
+        r.spec.limits.timeout_usec = 60 * USEC_PER_SEC;
+        r.spec.kill_on_output_limit = true;
+        t0 = now_usec(CLOCK_MONOTONIC);
+        run_start_and_wait(&r);
+
+        ck_assert_msg(!r.error, "error: %s", r.error);
+        ck_assert(r.termination.output_limited);
+        ck_assert(!r.termination.timed_out && !r.termination.cancelled);
+        ck_assert(r.termination.have_status);
+        ck_assert_int_eq(r.termination.signal, SIGKILL);
+        ck_assert_int_eq(r.state, EXEC_STATE_FAILED);
+        ck_assert(r.truncated);
+        ck_assert_uint_lt(now_usec(CLOCK_MONOTONIC) - t0, 30 * USEC_PER_SEC);
+        out = stream_text(&r, "stdout", NULL);
+        ck_assert_uint_eq(strlen(out), 1074 * 61);
+        err = stream_text(&r, "stderr", NULL);
+        ck_assert_ptr_nonnull(strstr(err, "[pyexecd] output limit of 65536 bytes reached; "));
+
+        assert_common_end(&r);
+        run_done(&r);
+}
+END_TEST
+
+START_TEST(test_output_limit_kill_after_exit) {
+        Run r;
+
+        /* Over the limit, even if the payload was done before the daemon
+         * read the excess: failed, deterministically. Under it: succeeded. */
+        run_init(&r, "print('x' * 200)\n");
+        r.spec.limits.output_max = 100;
+        r.spec.kill_on_output_limit = true;
+        run_start_and_wait(&r);
+        ck_assert(r.truncated);
+        ck_assert(r.termination.output_limited);
+        ck_assert_int_eq(r.state, EXEC_STATE_FAILED);
+        assert_common_end(&r);
+        run_done(&r);
+
+        run_init(&r, "print('x' * 50)\n");
+        r.spec.limits.output_max = 100;
+        r.spec.kill_on_output_limit = true;
+        run_start_and_wait(&r);
+        ck_assert(!r.truncated);
+        ck_assert(!r.termination.output_limited);
+        ck_assert_int_eq(r.state, EXEC_STATE_SUCCEEDED);
+        assert_common_end(&r);
+        run_done(&r);
+}
+END_TEST
+
 static Suite *execution_suite(void) {
         Suite *s = suite_create("execution");
         TCase *tc = tcase_create("execution");
@@ -1101,6 +1621,17 @@ static Suite *execution_suite(void) {
         tcase_add_test(tc, test_free_while_running);
         tcase_add_test(tc, test_free_before_release);
         tcase_add_test(tc, test_parallel);
+        tcase_add_test(tc, test_sandbox_identity);
+        tcase_add_test(tc, test_sandbox_filesystem);
+        tcase_add_test(tc, test_sandbox_network);
+        tcase_add_test(tc, test_sandbox_rlimits);
+        tcase_add_test(tc, test_sandbox_file_size_max);
+        tcase_add_test(tc, test_sandbox_scientific_stack);
+        tcase_add_test(tc, test_sandbox_two_executions);
+        tcase_add_test(tc, test_sandbox_disabled);
+        tcase_add_test(tc, test_sandbox_uid_required);
+        tcase_add_test(tc, test_output_limit_kill);
+        tcase_add_test(tc, test_output_limit_kill_after_exit);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -395,9 +395,11 @@ json_t *wait_running(const char *id, const char *stdout_part, uint64_t timeout_u
                         if (!stdout_part || strstr(out, stdout_part))
                                 return st;
                 }
+                /* @state points into @st: decide before dropping it. */
+                bool ended = state_is_terminal(state);
                 d = json_describe(st);
                 json_decref(st);
-                ck_assert_msg(!state_is_terminal(state), "execution %s ended while we waited for it to run%s%s: %s",
+                ck_assert_msg(!ended, "execution %s ended while we waited for it to run%s%s: %s",
                               id, stdout_part ? " and print " : "", stdout_part ?: "", d);
                 ck_assert_msg(now_usec() < deadline, "execution %s not running%s%s after %" PRIu64 " s: %s", id,
                               stdout_part ? " with stdout " : "", stdout_part ?: "", timeout_usec / USEC_PER_SEC, d);

@@ -77,6 +77,10 @@ START_TEST(test_builtin) {
         ck_assert_str_eq(c.key_prefix, "pyexecd:");
         ck_assert_uint_eq(c.idle_exit_usec, 0);
         ck_assert_uint_eq(c.max_request_bytes, 1 * MIB);
+        ck_assert_int_eq(c.output_limit_action, OUTPUT_LIMIT_KEEP);
+        ck_assert(c.sandbox_enabled);
+        ck_assert_uint_eq(c.uid_first, 1879048192);
+        ck_assert_uint_eq(c.uid_last, 1879113727);
         ck_assert_int_eq(config_verify(&c, &message), 0);
         ck_assert_ptr_null(message);
 
@@ -120,7 +124,12 @@ START_TEST(test_file_every_key) {
                           "KeyPrefix=test:\n"
                           "[HTTP]\n"
                           "IdleExitSec=30s\n"
-                          "MaxRequestBytes=2M\n");
+                          "MaxRequestBytes=2M\n"
+                          "[Sandbox]\n"
+                          "Enabled=no\n"
+                          "UIDRange=1879048200-1879048299\n"
+                          "[Execution]\n"
+                          "OutputLimitAction=kill\n");
 
         ck_assert_int_eq(config_init(&c, 4), 0);
         ck_assert_int_eq(config_load_file(&c, path, &message), 0);
@@ -143,6 +152,10 @@ START_TEST(test_file_every_key) {
         ck_assert_str_eq(c.key_prefix, "test:");
         ck_assert_uint_eq(c.idle_exit_usec, 30 * USEC_PER_SEC);
         ck_assert_uint_eq(c.max_request_bytes, 2 * MIB);
+        ck_assert(!c.sandbox_enabled);
+        ck_assert_uint_eq(c.uid_first, 1879048200);
+        ck_assert_uint_eq(c.uid_last, 1879048299);
+        ck_assert_int_eq(c.output_limit_action, OUTPUT_LIMIT_KILL);
         ck_assert_int_eq(config_verify(&c, &message), 0);
 }
 END_TEST
@@ -172,9 +185,9 @@ START_TEST(test_bad_keys) {
         check_bad_file("[Queue]\nMaxQueued=5\nTimeoutSec=5\n",
                        ":3: [Queue] TimeoutSec=: unknown key");
         check_bad_file("[Queue]\nMaxQueued=5\n[Frobnicate]\n",
-                       ":3: [Frobnicate]: unknown section (known: [Execution], [Queue], [Redis], [HTTP])");
+                       ":3: [Frobnicate]: unknown section (known: [Execution], [Queue], [Redis], [HTTP], [Sandbox])");
         check_bad_file("[Queue]\nMaxQueued=5\n[execution]\nTimeoutSec=1\n",
-                       ":3: [execution]: unknown section (known: [Execution], [Queue], [Redis], [HTTP])");
+                       ":3: [execution]: unknown section (known: [Execution], [Queue], [Redis], [HTTP], [Sandbox])");
         check_bad_file("MaxQueued=5\n",
                        ":1: MaxQueued=: assignment outside of a section");
         check_bad_file("[Queue]\nMaxQueued=5\nthis is not an assignment\nMaxQueued=x\n",
@@ -203,6 +216,10 @@ START_TEST(test_bad_values) {
                        ":2: [Redis] Address=: invalid address \"localhost:99999\" (an absolute unix socket path of at most 107 bytes, or host:port)");
         check_bad_file("[Redis]\nAddress=relative/path.sock\n",
                        ":2: [Redis] Address=: invalid address \"relative/path.sock\" (an absolute unix socket path of at most 107 bytes, or host:port)");
+        check_bad_file("[Sandbox]\nEnabled=maybe\n",
+                       ":2: [Sandbox] Enabled=: invalid boolean \"maybe\" (yes or no)");
+        check_bad_file("[Execution]\nOutputLimitAction=stop\n",
+                       ":2: [Execution] OutputLimitAction=: invalid action \"stop\" (keep or kill)");
 }
 END_TEST
 
@@ -342,7 +359,7 @@ START_TEST(test_set) {
         ck_assert_int_eq(config_set(&c, "HTTP", "Nope", "1", &m1), -EINVAL);
         ck_assert_str_eq(m1, "[HTTP] Nope=: unknown key");
         ck_assert_int_eq(config_set(&c, "Nope", "IdleExitSec", "1", &m2), -EINVAL);
-        ck_assert_str_eq(m2, "[Nope]: unknown section (known: [Execution], [Queue], [Redis], [HTTP])");
+        ck_assert_str_eq(m2, "[Nope]: unknown section (known: [Execution], [Queue], [Redis], [HTTP], [Sandbox])");
         ck_assert_int_eq(config_set(&c, "Queue", "MaxQueued", "many", &m3), -EINVAL);
         ck_assert_str_eq(m3, "[Queue] MaxQueued=: invalid number \"many\" (a decimal integer)");
 }
@@ -434,6 +451,102 @@ START_TEST(test_verify_after_file) {
 }
 END_TEST
 
+/* @value for [Sandbox] UIDRange=: refused by the parser with @message. */
+static void check_bad_uid_range(const char *value, const char *message) {
+        _cleanup_(config_done) Config c = {};
+        _cleanup_free_ char *m = NULL, *want = NULL;
+
+        ck_assert_int_eq(config_init(&c, 1), 0);
+        ck_assert_int_eq(config_set(&c, "Sandbox", "UIDRange", value, &m), -EINVAL);
+        ck_assert_int_ge(asprintf(&want, "[Sandbox] UIDRange=: invalid uid range \"%s\"%s", value, message), 0);
+        ck_assert_str_eq(m, want);
+        /* unchanged */
+        ck_assert_uint_eq(c.uid_first, 1879048192);
+        ck_assert_uint_eq(c.uid_last, 1879113727);
+}
+
+START_TEST(test_uid_range_syntax) {
+        _cleanup_(config_done) Config c = {};
+        static const char help[] = " (FIRST-LAST, decimal, e.g. 1879048192-1879113727)";
+
+        ck_assert_int_eq(config_init(&c, 1), 0);
+        ck_assert_int_eq(config_set(&c, "Sandbox", "UIDRange", "1879048192-1879048192", NULL), 0);
+        ck_assert_uint_eq(c.uid_first, 1879048192);
+        ck_assert_uint_eq(c.uid_last, 1879048192);
+        ck_assert_int_eq(config_set(&c, "Sandbox", "UIDRange", "4294967294-4294967294", NULL), 0);
+        ck_assert_uint_eq(c.uid_first, 4294967294u);
+        ck_assert_uint_eq(c.uid_last, 4294967294u);
+        /* parsed, refused later by config_verify() */
+        ck_assert_int_eq(config_set(&c, "Sandbox", "UIDRange", "2000000000-1900000000", NULL), 0);
+        ck_assert_uint_eq(c.uid_first, 2000000000);
+        ck_assert_uint_eq(c.uid_last, 1900000000);
+        /* empty: the built-in range again */
+        ck_assert_int_eq(config_set(&c, "Sandbox", "UIDRange", "", NULL), 0);
+        ck_assert_uint_eq(c.uid_first, 1879048192);
+        ck_assert_uint_eq(c.uid_last, 1879113727);
+
+        check_bad_uid_range("1879048192", help);
+        check_bad_uid_range("1879048192-", help);
+        check_bad_uid_range("-1879048192", help);
+        check_bad_uid_range("1879048192 - 1879048300", help);
+        check_bad_uid_range("+1879048192-1879048300", help);
+        check_bad_uid_range("1879048192-1879048300-1879048400", help);
+        check_bad_uid_range("0x70000000-0x7000ffff", help);
+        check_bad_uid_range("1879048192-4294967296", ", too large (FIRST-LAST, decimal, e.g. 1879048192-1879113727)");
+        check_bad_uid_range("1879048192-18790483000", help);
+}
+END_TEST
+
+START_TEST(test_uid_range_verify) {
+        _cleanup_(config_done) Config c = {};
+        static const struct {
+                const char *range, *message;
+        } bad[] = {
+                { "0-100",              "[Sandbox] UIDRange=0-100 holds uid 0 (root)" },
+                { "60000-60001",        "[Sandbox] UIDRange=60000-60001 overlaps 60001-60577 (systemd-homed users and container host users)" },
+                { "60577-60600",        "[Sandbox] UIDRange=60577-60600 overlaps 60001-60577 (systemd-homed users and container host users)" },
+                { "61000-61184",        "[Sandbox] UIDRange=61000-61184 overlaps 61184-65519 (systemd's DynamicUser= range)" },
+                { "65519-65519",        "[Sandbox] UIDRange=65519-65519 overlaps 61184-65519 (systemd's DynamicUser= range)" },
+                { "65534-65534",        "[Sandbox] UIDRange=65534-65534 holds uid 65534 (nobody)" },
+                { "65520-65600",        "[Sandbox] UIDRange=65520-65600 holds uid 65534 (nobody)" },
+                { "65535-65600",        "[Sandbox] UIDRange=65535-65600 holds uid 65535 (the 16-bit (uid_t) -1)" },
+                { "524287-524288",      "[Sandbox] UIDRange=524287-524288 overlaps 524288-1879048191 (systemd-nspawn's container ranges)" },
+                { "1879048191-1879048300", "[Sandbox] UIDRange=1879048191-1879048300 overlaps 524288-1879048191 (systemd-nspawn's container ranges)" },
+                { "2147352000-2147352576", "[Sandbox] UIDRange=2147352000-2147352576 overlaps 2147352576-2147418111 (systemd's foreign uid range)" },
+                { "2147418111-2147418200", "[Sandbox] UIDRange=2147418111-2147418200 overlaps 2147352576-2147418111 (systemd's foreign uid range)" },
+                { "4294967000-4294967295", "[Sandbox] UIDRange=4294967000-4294967295 holds uid 4294967295 ((uid_t) -1)" },
+                { "1879048300-1879048200", "[Sandbox] UIDRange=1879048300-1879048200: FIRST is above LAST" },
+                { "1-1000000",          "[Sandbox] UIDRange=1-1000000 overlaps 60001-60577 (systemd-homed users and container host users)" },
+        };
+
+        ck_assert_int_eq(config_init(&c, 4), 0);
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                ck_assert_int_eq(config_set(&c, "Sandbox", "UIDRange", bad[i].range, NULL), 0);
+                check_verify(&c, bad[i].message);
+        }
+        /* refused whether the sandbox is on or not */
+        c.sandbox_enabled = false;
+        check_verify(&c, bad[ELEMENTSOF(bad) - 1].message);
+        c.sandbox_enabled = true;
+
+        /* right next to the forbidden blocks is fine */
+        static const char *const good[] = {
+                "1-60000", "60578-61183", "65536-524287", "1879048192-2147352575", "2147418112-4294967294",
+                "1879048192-1879113727", "1879048195-1879048198",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+                ck_assert_int_eq(config_set(&c, "Sandbox", "UIDRange", good[i], NULL), 0);
+                ck_assert_msg(config_verify(&c, NULL) == 0, "%s refused", good[i]);
+        }
+
+        /* one uid per running execution */
+        ck_assert_int_eq(config_set(&c, "Sandbox", "UIDRange", "1879048195-1879048197", NULL), 0);
+        check_verify(&c, "[Sandbox] UIDRange=1879048195-1879048197 holds fewer uids than MaxConcurrent=4");
+        c.max_concurrent = 3;
+        ck_assert_int_eq(config_verify(&c, NULL), 0);
+}
+END_TEST
+
 static Suite *config_suite(void) {
         Suite *s = suite_create("config");
         TCase *tc = tcase_create("files");
@@ -453,6 +566,8 @@ static Suite *config_suite(void) {
         tcase_add_test(tv, test_builtin);
         tcase_add_test(tv, test_set);
         tcase_add_test(tv, test_verify);
+        tcase_add_test(tv, test_uid_range_syntax);
+        tcase_add_test(tv, test_uid_range_verify);
         suite_add_tcase(s, tv);
         return s;
 }

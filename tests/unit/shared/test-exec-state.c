@@ -61,6 +61,14 @@ START_TEST(test_termination_rows) {
                 /* timeout */
                 { { KILLED(SIGKILL), .timed_out = true, .oom_kills = 1 },       EXEC_STATE_TIMEOUT,   "timeout wins over oom" },
                 { { EXITED(0), .timed_out = true },                             EXEC_STATE_TIMEOUT,   "timed out" },
+                { { KILLED(SIGKILL), .timed_out = true, .output_limited = true }, EXEC_STATE_TIMEOUT, "timeout wins over output limit" },
+                /* output limit (OutputLimitAction=kill) */
+                { { KILLED(SIGKILL), .output_limited = true },                  EXEC_STATE_FAILED,    "killed at the output limit" },
+                { { EXITED(0), .output_limited = true },                        EXEC_STATE_FAILED,    "exit 0, but over the output limit" },
+                { { KILLED(SIGKILL), .output_limited = true, .oom_kills = 1 },  EXEC_STATE_FAILED,    "output limit wins over oom" },
+                { { .output_limited = true },                                   EXEC_STATE_FAILED,    "output limit, no status" },
+                { { KILLED(SIGKILL), .output_limited = true, .cancelled = true }, EXEC_STATE_CANCELLED, "cancel wins over output limit" },
+                { { EXITED(0), .output_limited = true, .error = "x" },          EXEC_STATE_ERROR,     "error wins over output limit" },
                 /* oom */
                 { { KILLED(SIGKILL), .oom_kills = 1 },                          EXEC_STATE_OOM,       "SIGKILL + oom" },
                 { { EXITED(1), .oom_kills = 2 },                                EXEC_STATE_OOM,       "a child was oom-killed, payload failed" },
