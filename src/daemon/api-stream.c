@@ -31,15 +31,22 @@ static Subscription *subscription_free(Subscription *sub) {
         return NULL;
 }
 
-/* True for a Redis stream id "MS-SEQ". */
+/* True for a Redis stream id "MS-SEQ", both parts unsigned 64-bit numbers. */
 static bool event_id_is_valid(const char *s) {
-        size_t a, b;
+        const char *p = s;
 
-        a = strspn(s, "0123456789");
-        if (a == 0 || a > 20 || s[a] != '-')
-                return false;
-        b = strspn(s + a + 1, "0123456789");
-        return b > 0 && b <= 20 && s[a + 1 + b] == '\0';
+        for (unsigned part = 0; part < 2; part++) {
+                char *end;
+
+                if (*p < '0' || *p > '9')
+                        return false;
+                errno = 0;
+                (void) strtoull(p, &end, 10);
+                if (errno != 0 || *end != (part == 0 ? '-' : '\0'))
+                        return false;
+                p = end + 1;
+        }
+        return true;
 }
 
 /* Pushes a batch to the client. Returns true if the batch ended the stream. */
@@ -250,6 +257,14 @@ void api_stream(HttpRequest *req, const char *id, void *userdata) {
         StreamStart *st;
         const char *last;
         int r;
+
+        if (strcmp(http_request_get_method(req), "HEAD") == 0) {
+                /* An event stream has no length and no end to describe. */
+                const char *headers[] = { "Allow", "GET", NULL };
+                (void) http_request_respond_error_headers(req, 405, "method_not_allowed", headers,
+                                                          "HEAD is not supported on event streams; use GET.");
+                return;
+        }
 
         if (!exec_id_is_valid(id)) {
                 (void) http_request_respond_error(req, 404, "not_found", "No execution with id \"%s\".", id);

@@ -344,6 +344,15 @@ static void api_on_cancel_get(RedisStore *s, int r, const ExecRecord *rec, json_
 
         if (rec->state == EXEC_STATE_RUNNING) {
                 re = manager_find_running(m, c->id);
+                if (!re && rec->node && strcmp(rec->node, m->node) == 0) {
+                        /* "Running" here, but not by us: left by a daemon that
+                         * died; it ends now, as the start-up clean-up does. */
+                        (void) manager_mark_interrupted(m, rec, outputs);
+                        (void) http_request_respond_error(c->request, 409, "wrong_state",
+                                                          "Execution %s already ended: error (interrupted: service stopped).",
+                                                          c->id);
+                        goto finish;
+                }
                 if (!re) {
                         (void) http_request_respond_error(c->request, 409, "wrong_state",
                                                           "Execution %s runs on node %s, not here.", c->id,

@@ -141,6 +141,10 @@ RunningExecution *manager_find_running(Manager *m, const char *id);
  * ended with an error (scheduler.c). */
 void manager_recover(Manager *m);
 
+/* Ends @rec — "running" on this node in Redis, but not running here: left
+ * by a previous daemon — as error "interrupted: service stopped". */
+int manager_mark_interrupted(Manager *m, const ExecRecord *rec, json_t *outputs);
+
 /* Stores the ends that could not be stored while Redis was away. */
 void manager_retry_unfinished(Manager *m);
 

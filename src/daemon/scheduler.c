@@ -436,47 +436,43 @@ static void recover_on_end_stored(RedisStore *s, int r, void *userdata) {
         manager_check_stopped(m);
 }
 
-static void recover_on_get(RedisStore *s, int r, const ExecRecord *rec, json_t *outputs, void *userdata) {
-        Manager *m = userdata;
+int manager_mark_interrupted(Manager *m, const ExecRecord *rec, json_t *outputs) {
         _cleanup_(exec_record_done) ExecRecord copy = EXEC_RECORD_INIT;
         _cleanup_(json_decrefp) json_t *status = NULL;
-
-        m->n_pending_store--;
-
-        if (r < 0) {
-                if (r != -ENOENT)
-                        log_warning_errno(r, "Failed to load an execution left by a previous daemon: %m");
-                goto finish;
-        }
-        if (rec->state != EXEC_STATE_RUNNING || manager_find_running(m, rec->id))
-                goto finish;
+        int r;
 
         r = exec_record_copy(&copy, rec);
-        if (r < 0) {
-                log_oom();
-                goto finish;
-        }
+        if (r < 0)
+                return log_oom();
         copy.state = EXEC_STATE_ERROR;
         copy.finished_usec = now_usec(CLOCK_REALTIME);
         free(copy.error);
         copy.error = strdup("interrupted: service stopped");
 
         status = exec_record_to_status_json(&copy, outputs);
-        if (!copy.error || !status) {
-                log_oom();
-                goto finish;
-        }
+        if (!copy.error || !status)
+                return log_oom();
 
         r = redis_store_finish(m->store, &copy, EXEC_STATE_RUNNING, outputs, status, m->config.result_ttl_usec,
                                recover_on_end_stored, m);
         if (r < 0)
-                log_warning_errno(r, "Failed to mark execution %s as interrupted: %m", rec->id);
-        else {
-                m->n_pending_store++;
-                log_notice("Execution %s was left running by a previous daemon; marked as interrupted.", rec->id);
-        }
+                return log_warning_errno(r, "Failed to mark execution %s as interrupted: %m", rec->id);
+        m->n_pending_store++;
+        log_notice("Execution %s was left running by a previous daemon; marked as interrupted.", rec->id);
+        return 0;
+}
 
-finish:
+static void recover_on_get(RedisStore *s, int r, const ExecRecord *rec, json_t *outputs, void *userdata) {
+        Manager *m = userdata;
+
+        m->n_pending_store--;
+
+        if (r < 0) {
+                if (r != -ENOENT)
+                        log_warning_errno(r, "Failed to load an execution left by a previous daemon: %m");
+        } else if (rec->state == EXEC_STATE_RUNNING && !manager_find_running(m, rec->id))
+                (void) manager_mark_interrupted(m, rec, outputs);
+
         manager_check_stopped(m);
 }
 

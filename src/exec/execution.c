@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "exec/execution.h"
+#include "exec/output-gate.h"
 #include "exec/sandbox-protocol.h"
 #include "exec/scope.h"
 #include "exec/spawn.h"
@@ -30,6 +31,9 @@
 #define DRAIN_MAX (1024U * 1024U)
 /* A runner message may exceed OutputMax by its JSON framing and escapes;
  * a line longer than OutputMax plus this is discarded unread. */
+/* fd 3 lines longer than 2 × OutputMax + this are dropped unparsed: OutputMax
+ * counts text before JSON escaping, which at most doubles the common
+ * characters (quotes, backslashes, line breaks). */
 #define LINE_SLACK (64U * 1024U)
 /* The supervisor's report is one short line. */
 #define REPORT_MAX (16U * 1024U)
@@ -91,8 +95,7 @@ struct Execution {
         bool kill_requested;
         char *error;                    /* why the service could not run it */
 
-        uint64_t output_used, output_dropped;
-        bool output_capped;
+        OutputGate *output;             /* OutputMax and the merging of stream events */
         bool kill_on_output_limit;
         bool output_limited;            /* killed (or failed) for reaching OutputMax */
 
@@ -136,76 +139,21 @@ static void execution_deliver(Execution *e, const char *type, json_t *data) {
         e->handlers.event(e, type, data, e->userdata);
 }
 
-/* The longest prefix of @size bytes of valid UTF-8 that ends on a
- * character boundary and is at most @max bytes. */
-static size_t utf8_cut(const char *text, size_t size, size_t max) {
-        size_t n = MIN(size, max);
-
-        if (n == size)
-                return n;
-        while (n > 0 && ((unsigned char) text[n] & 0xC0) == 0x80)
-                n--;
-        return n;
+static void on_output_pass(OutputGate *g, const char *type, json_t *data, void *userdata) {
+        execution_deliver(userdata, type, data);
 }
 
 /* OutputMax reached: from here on output is only counted. With
  * OutputLimitAction=kill the payload is ended as at a timeout; the first
  * reason to end it stays (a timeout or cancel before wins). */
-static void execution_cap_output(Execution *e) {
-        if (e->output_capped)
-                return;
-        e->output_capped = true;
+static void on_output_capped(OutputGate *g, void *userdata) {
+        Execution *e = userdata;
 
         if (!e->kill_on_output_limit || e->kill_requested || e->deleted || e->phase == EXECUTION_FINISHED)
                 return;
         log_debug("Execution %s: output limit reached, killing it (OutputLimitAction=kill).", e->id);
         e->output_limited = true;
         execution_kill(e);
-}
-
-static void execution_emit(Execution *e, const char *type, json_t *data) {
-        uint64_t size, left;
-
-        if (e->deleted)
-                return;
-
-        size = output_event_size(type, data);
-        if (e->output_capped) {
-                e->output_dropped += size;
-                return;
-        }
-        if (size <= e->limits.output_max - e->output_used) {
-                e->output_used += size;
-                execution_deliver(e, type, data);
-                return;
-        }
-
-        /* Over the cap: the whole lines of a stream's text that still fit go
-         * out (so the stored text ends at a line boundary, never inside a
-         * line); from here on everything is dropped. */
-        left = e->limits.output_max - e->output_used;
-
-        json_t *text = json_object_get(data, "text");
-        const char *output_type = json_string_value(json_object_get(data, "output_type"));
-        if (strcmp(type, "output") == 0 && output_type && strcmp(output_type, "stream") == 0 && json_is_string(text)) {
-                const char *t = json_string_value(text);
-                size_t n = utf8_cut(t, json_string_length(text), left);
-                const char *nl = n > 0 ? memrchr(t, '\n', n) : NULL;
-
-                n = nl ? (size_t) (nl - t) + 1 : 0;
-                if (n > 0) {
-                        json_t *item = stream_item_new(json_string_value(json_object_get(data, "name")),
-                                                       json_string_value(text), n);
-                        if (item) {
-                                e->output_used += n;
-                                size -= n;
-                                execution_deliver(e, type, item);
-                                json_decref(item);
-                        }
-                }
-        }
-        e->output_dropped += size;
-        execution_cap_output(e);
 }
 
 /* Raw bytes from fd 1/2: repaired, an incomplete trailing sequence kept for
@@ -216,16 +164,16 @@ static void stream_process(Execution *e, OutputStream *s, const char *data, size
 
         s->n_carry = 0;
 
-        if (e->output_capped) {
+        if (output_gate_is_capped(e->output)) {
                 /* Nothing more goes out: count, do not convert. */
-                e->output_dropped += size;
+                output_gate_drop(e->output, size);
                 return;
         }
 
         text = utf8_repair(data, size, final, &len, &consumed);
         if (!text) {
                 log_oom();
-                e->output_dropped += size;
+                output_gate_drop(e->output, size);
                 return;
         }
 
@@ -235,19 +183,11 @@ static void stream_process(Execution *e, OutputStream *s, const char *data, size
                         memcpy(s->carry, data + consumed, size - consumed);
                         s->n_carry = size - consumed;
                 } else
-                        e->output_dropped += size - consumed;
+                        output_gate_drop(e->output, size - consumed);
         }
 
-        if (len == 0)
-                return;
-
-        json_t *item = stream_item_new(s->name, text, len);
-        if (!item) {
-                log_oom();
-                return;
-        }
-        execution_emit(e, "output", item);
-        json_decref(item);
+        if (len > 0)
+                output_gate_push_stream(e->output, s->name, text, len);
 }
 
 static void stream_eof(Execution *e, OutputStream *s) {
@@ -338,7 +278,7 @@ static void message_handle_line(Execution *e, char *line, size_t size) {
                 return;
         }
 
-        execution_emit(e, type, data);
+        output_gate_push(e->output, type, data);
         json_decref(data);
 }
 
@@ -346,8 +286,7 @@ static void message_handle_line(Execution *e, char *line, size_t size) {
  * left of OutputMax anyway, so the cap is reached here. */
 static void message_discarded(Execution *e, uint64_t size) {
         log_debug("Execution %s: dropping a runner message of %" PRIu64 " bytes, more than OutputMax.", e->id, size);
-        e->output_dropped += size;
-        execution_cap_output(e);
+        output_gate_drop(e->output, size);
 }
 
 static int line_append(Execution *e, const char *p, size_t n) {
@@ -369,7 +308,7 @@ static int line_append(Execution *e, const char *p, size_t n) {
 static void message_feed(Execution *e, const char *p, size_t n) {
         /* Never hold more than one capped line: a single 100 MB line must
          * not make the daemon hold 100 MB. */
-        uint64_t line_max = e->limits.output_max + LINE_SLACK;
+        uint64_t line_max = 2 * e->limits.output_max + LINE_SLACK;
 
         while (n > 0 && !e->deleted) {
                 const char *nl = memchr(p, '\n', n);
@@ -721,18 +660,9 @@ static void execution_finish(Execution *e, const siginfo_t *si) {
         if (e->malformed_messages > 0)
                 log_warning("Execution %s: %" PRIu64 " malformed runner messages dropped.", e->id, e->malformed_messages);
 
-        truncated = e->output_capped;
-        if (truncated && !e->deleted) {
-                _cleanup_free_ char *notice = NULL;
-                if (asprintf(&notice,
-                             "\n[pyexecd] output limit of %" PRIu64 " bytes reached; %" PRIu64 " bytes of output were dropped\n",
-                             e->limits.output_max, e->output_dropped) < 0)
-                        notice = NULL;
-                json_t *item = notice ? stream_item_new("stderr", notice, strlen(notice)) : NULL;
-                if (item)
-                        execution_deliver(e, "output", item);
-                json_decref(item);
-        }
+        /* What is held back goes out, then the notice if the cap was hit. */
+        truncated = output_gate_is_capped(e->output);
+        output_gate_finish(e->output);
 
         /* How it ended. */
         if (report) {
@@ -890,6 +820,7 @@ static void execution_free_resources(Execution *e) {
 
 static void execution_destroy(Execution *e) {
         execution_free_resources(e);
+        output_gate_free(e->output);
         sd_bus_unref(e->bus);
         sd_event_unref(e->event);
         free(e->line);
@@ -945,6 +876,9 @@ int execution_start(Execution **ret, sd_event *event, sd_bus *bus, const ExecSpe
         e->id = strdup(spec->id);
         if (!e->id)
                 return -ENOMEM;
+        r = output_gate_new(&e->output, event, spec->limits.output_max, on_output_pass, on_output_capped, e);
+        if (r < 0)
+                return r;
         if (asprintf(&e->unit, "pyexec-%s.scope", spec->id) < 0) {
                 e->unit = NULL;
                 return -ENOMEM;

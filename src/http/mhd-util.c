@@ -118,7 +118,9 @@ int mhd_daemon_new(MhdDaemon **ret, sd_event *event, int fd, const MhdDaemonOpti
                 return r;
         (void) sd_event_source_set_description(d->io_source, d->description);
 
-        r = sd_event_add_time(event, &d->timer_source, CLOCK_MONOTONIC, UINT64_MAX, 0, mhd_daemon_on_timer, d);
+        /* Accuracy 1 µs: 0 would mean sd-event's default of 250 ms, which MHD's
+         * "run now" timeouts (after a resume) must not wait for. */
+        r = sd_event_add_time(event, &d->timer_source, CLOCK_MONOTONIC, UINT64_MAX, 1, mhd_daemon_on_timer, d);
         if (r < 0)
                 return r;
         (void) sd_event_source_set_description(d->timer_source, "http-timer");

@@ -725,13 +725,14 @@ int config_verify(const Config *c, char **ret_message) {
          * has no maximum: requests cannot set it). */
         static const struct {
                 const char *key, *max_key;
+                uint64_t min;           /* what a request may ask for at least (limits.h) */
         } pairs[] = {
-                { "TimeoutSec", "MaxTimeoutSec" },
-                { "MemoryMax",  "MaxMemoryMax" },
-                { "CPUQuota",   "MaxCPUQuota" },
-                { "TasksMax",   "MaxTasksMax" },
-                { "OutputMax",  "MaxOutputMax" },
-                { "FileSizeMax", NULL },
+                { "TimeoutSec", "MaxTimeoutSec", 1 },
+                { "MemoryMax",  "MaxMemoryMax",  LIMITS_MEMORY_MIN },
+                { "CPUQuota",   "MaxCPUQuota",   1 },
+                { "TasksMax",   "MaxTasksMax",   LIMITS_TASKS_MIN },
+                { "OutputMax",  "MaxOutputMax",  LIMITS_OUTPUT_MIN },
+                { "FileSizeMax", NULL,           1 },
         };
         char a[64], b[64];
 
@@ -745,6 +746,12 @@ int config_verify(const Config *c, char **ret_message) {
 
                 if (v == 0)
                         return error_message(ret_message, -EINVAL, "[Execution] %s= must be greater than 0", k->key);
+                if (v < pairs[i].min) {
+                        format_value(k, v, a, sizeof(a));
+                        format_value(k, pairs[i].min, b, sizeof(b));
+                        return error_message(ret_message, -EINVAL, "[Execution] %s=%s is below the minimum %s",
+                                             k->key, a, b);
+                }
                 /* Limits travel as JSON integers (signed 64 bit). */
                 if (v > INT64_MAX)
                         return error_message(ret_message, -EINVAL, "[Execution] %s= is too large", k->key);

@@ -57,14 +57,20 @@ typedef struct LimitField {
         const char *max_key;    /* configuration key that sets the maximum */
         size_t offset;          /* of the uint64_t in Limits */
         LimitKind kind;
+        uint64_t min;           /* smallest value that can run at all, in the request's unit */
 } LimitField;
 
+/* The minima: below 32 MiB the interpreter and the sandbox's tmpfs pages do
+ * not fit (the OOM killer would end the supervisor's work before the
+ * payload starts); the supervisor, the sandbox's init and the interpreter
+ * are 3 tasks before the code starts a thread; and the output limit notice
+ * itself is about 100 bytes. */
 static const LimitField limit_fields[] = {
-        { "timeout_sec",       "MaxTimeoutSec=", offsetof(Limits, timeout_usec),           LIMIT_SECONDS },
-        { "memory_max",        "MaxMemoryMax=",  offsetof(Limits, memory_max),             LIMIT_BYTES   },
-        { "cpu_quota_percent", "MaxCPUQuota=",   offsetof(Limits, cpu_quota_per_sec_usec), LIMIT_PERCENT },
-        { "tasks_max",         "MaxTasksMax=",   offsetof(Limits, tasks_max),              LIMIT_COUNT   },
-        { "output_max",        "MaxOutputMax=",  offsetof(Limits, output_max),             LIMIT_BYTES   },
+        { "timeout_sec",       "MaxTimeoutSec=", offsetof(Limits, timeout_usec),           LIMIT_SECONDS, 0 },
+        { "memory_max",        "MaxMemoryMax=",  offsetof(Limits, memory_max),             LIMIT_BYTES,   LIMITS_MEMORY_MIN },
+        { "cpu_quota_percent", "MaxCPUQuota=",   offsetof(Limits, cpu_quota_per_sec_usec), LIMIT_PERCENT, 1 },
+        { "tasks_max",         "MaxTasksMax=",   offsetof(Limits, tasks_max),              LIMIT_COUNT,   LIMITS_TASKS_MIN },
+        { "output_max",        "MaxOutputMax=",  offsetof(Limits, output_max),             LIMIT_BYTES,   LIMITS_OUTPUT_MIN },
 };
 
 static uint64_t *limit_field_ptr(Limits *l, const LimitField *f) {
@@ -208,8 +214,9 @@ static int limit_parse_integer(const LimitField *f, const json_t *v, uint64_t ma
 
         i = json_integer_value(v);
         (void) snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, i);
-        if (i <= 0)
-                return limit_error(ret_message, "limits.%s: %s is below the minimum 1", f->name, buf);
+        if (i <= 0 || (uint64_t) i < MAX(f->min, (uint64_t) 1))
+                return limit_error(ret_message, "limits.%s: %s is below the minimum %" PRIu64, f->name, buf,
+                                   MAX(f->min, (uint64_t) 1));
         if ((uint64_t) i > max / factor)
                 return limit_error_above(f, max, buf, ret_message);
 

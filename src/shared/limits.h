@@ -20,6 +20,11 @@ typedef struct Limits {
         uint64_t file_size_max;             /* bytes; RLIMIT_FSIZE of the payload (configuration only) */
 } Limits;
 
+/* The smallest memory_max (bytes), tasks_max and output_max (bytes) a request may ask for. */
+#define LIMITS_MEMORY_MIN (UINT64_C(32) * 1024 * 1024)
+#define LIMITS_TASKS_MIN UINT64_C(8)
+#define LIMITS_OUTPUT_MIN UINT64_C(1024)
+
 /* Built-in defaults and maxima (DESIGN.md "Configuration"). @ncpus scales the CPUQuota maximum
  * (0 counts as 1). Requests cannot set file_size_max, so its maximum is UINT64_MAX. */
 void limits_default(Limits *ret);

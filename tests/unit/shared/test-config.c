@@ -391,7 +391,13 @@ START_TEST(test_verify) {
 
         c.limits_default.memory_max = 5 * GIB;
         check_verify(&c, "[Execution] MemoryMax=5368709120 is above MaxMemoryMax=4294967296");
+        /* below what a request could ask for: nothing could run */
+        c.limits_default.memory_max = 16 * MIB;
+        check_verify(&c, "[Execution] MemoryMax=16777216 is below the minimum 33554432");
         c.limits_default.memory_max = 512 * MIB;
+        c.limits_default.tasks_max = 7;
+        check_verify(&c, "[Execution] TasksMax=7 is below the minimum 8");
+        c.limits_default.tasks_max = 64;
 
         c.limits_default.cpu_quota_per_sec_usec = 3000000;
         check_verify(&c, "[Execution] CPUQuota=300% is above MaxCPUQuota=200%");

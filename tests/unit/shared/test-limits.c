@@ -79,18 +79,18 @@ START_TEST(test_from_json_ok) {
         check_ok("{}", &l);
         ck_assert_mem_eq(&l, &d, sizeof(l));
 
-        check_ok("{\"timeout_sec\": 0.5, \"memory_max\": 1048576, \"cpu_quota_percent\": 50,"
+        check_ok("{\"timeout_sec\": 0.5, \"memory_max\": 33554432, \"cpu_quota_percent\": 50,"
                  " \"tasks_max\": 8, \"output_max\": 65536}", &l);
         ck_assert_uint_eq(l.timeout_usec, 500000);
-        ck_assert_uint_eq(l.memory_max, 1048576);
+        ck_assert_uint_eq(l.memory_max, 33554432);
         ck_assert_uint_eq(l.cpu_quota_per_sec_usec, 500000);
         ck_assert_uint_eq(l.tasks_max, 8);
         ck_assert_uint_eq(l.output_max, 65536);
         ck_assert_uint_eq(l.file_size_max, d.file_size_max);
 
         /* absent keys keep their defaults */
-        check_ok("{\"tasks_max\": 1}", &l);
-        ck_assert_uint_eq(l.tasks_max, 1);
+        check_ok("{\"tasks_max\": 9}", &l);
+        ck_assert_uint_eq(l.tasks_max, 9);
         ck_assert_uint_eq(l.timeout_usec, 30 * USEC_PER_SEC);
         ck_assert_uint_eq(l.memory_max, 512 * MIB);
 
@@ -107,11 +107,13 @@ START_TEST(test_from_json_ok) {
         ck_assert_uint_eq(l.timeout_usec, 300 * USEC_PER_SEC);
 
         /* the minima */
-        check_ok("{\"timeout_sec\": 0.000001, \"memory_max\": 1, \"cpu_quota_percent\": 1,"
-                 " \"tasks_max\": 1, \"output_max\": 1}", &l);
+        check_ok("{\"timeout_sec\": 0.000001, \"memory_max\": 33554432, \"cpu_quota_percent\": 1,"
+                 " \"tasks_max\": 8, \"output_max\": 1024}", &l);
         ck_assert_uint_eq(l.timeout_usec, 1);
-        ck_assert_uint_eq(l.memory_max, 1);
+        ck_assert_uint_eq(l.memory_max, 33554432);
         ck_assert_uint_eq(l.cpu_quota_per_sec_usec, 10000);
+        ck_assert_uint_eq(l.tasks_max, 8);
+        ck_assert_uint_eq(l.output_max, 1024);
 }
 END_TEST
 
@@ -145,11 +147,15 @@ START_TEST(test_from_json_below) {
         check_fail("{\"timeout_sec\": 0.0}", "limits.timeout_sec: 0 must be greater than 0");
         check_fail("{\"timeout_sec\": -0.5}", "limits.timeout_sec: -0.5 must be greater than 0");
         check_fail("{\"timeout_sec\": 1e-9}", "limits.timeout_sec: 1e-09 is below the minimum 0.000001");
-        check_fail("{\"memory_max\": 0}", "limits.memory_max: 0 is below the minimum 1");
-        check_fail("{\"memory_max\": -4096}", "limits.memory_max: -4096 is below the minimum 1");
+        check_fail("{\"memory_max\": 0}", "limits.memory_max: 0 is below the minimum 33554432");
+        check_fail("{\"memory_max\": 1}", "limits.memory_max: 1 is below the minimum 33554432");
+        check_fail("{\"memory_max\": 33554431}", "limits.memory_max: 33554431 is below the minimum 33554432");
+        check_fail("{\"tasks_max\": 7}", "limits.tasks_max: 7 is below the minimum 8");
+        check_fail("{\"output_max\": 1023}", "limits.output_max: 1023 is below the minimum 1024");
+        check_fail("{\"memory_max\": -4096}", "limits.memory_max: -4096 is below the minimum 33554432");
         check_fail("{\"cpu_quota_percent\": 0}", "limits.cpu_quota_percent: 0 is below the minimum 1");
-        check_fail("{\"tasks_max\": -1}", "limits.tasks_max: -1 is below the minimum 1");
-        check_fail("{\"output_max\": 0}", "limits.output_max: 0 is below the minimum 1");
+        check_fail("{\"tasks_max\": -1}", "limits.tasks_max: -1 is below the minimum 8");
+        check_fail("{\"output_max\": 0}", "limits.output_max: 0 is below the minimum 1024");
 }
 END_TEST
 
@@ -183,7 +189,7 @@ START_TEST(test_from_json_unknown_and_shape) {
         check_fail("{\"file_size_max\": 1}",
                    "limits.file_size_max: unknown field (known: timeout_sec, memory_max, cpu_quota_percent, tasks_max, output_max)");
         /* the first bad member in request order is the one named */
-        check_fail("{\"tasks_max\": 0, \"memory_max\": 0}", "limits.tasks_max: 0 is below the minimum 1");
+        check_fail("{\"tasks_max\": 0, \"memory_max\": 0}", "limits.tasks_max: 0 is below the minimum 8");
         check_fail("[]", "limits: must be an object, not an array");
         check_fail("5", "limits: must be an object, not an integer");
 }
