@@ -592,6 +592,31 @@ fail:
  * The init.
  */
 
+/* The payload, for the init's signal forwarding (a process-wide value of the
+ * init process only: it exists once per sandbox). */
+static volatile pid_t init_forward_pid = 0;
+
+static void init_forward_signal(int sig) {
+        int saved_errno = errno;
+
+        if (init_forward_pid > 0)
+                (void) kill(init_forward_pid, sig);
+        errno = saved_errno;
+}
+
+/* As PID 1 the init gets only signals it handles: it passes the usual
+ * termination and user signals on to the payload (which may handle them,
+ * e.g. KeyboardInterrupt for SIGINT), as an init should. */
+static void init_forward_signals(pid_t payload) {
+        static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+        struct sigaction sa = { .sa_handler = init_forward_signal, .sa_flags = SA_RESTART };
+
+        init_forward_pid = payload;
+        sigemptyset(&sa.sa_mask);
+        for (size_t i = 0; i < ELEMENTSOF(forwarded); i++)
+                (void) sigaction(forwarded[i], &sa, NULL);
+}
+
 _Noreturn void sandbox_init_run(const SandboxConfig *c, const SandboxPayload *p, int record_fd, int supervisor_pidfd,
                                 int oom_score_adj) {
         struct pollfd pfd = { .fd = supervisor_pidfd, .events = POLLIN };
@@ -637,6 +662,8 @@ _Noreturn void sandbox_init_run(const SandboxConfig *c, const SandboxPayload *p,
         }
         if (payload == 0)
                 sandbox_payload_exec(c, p, record_fd);
+
+        init_forward_signals(payload);
 
         /* The payload's pipes are the payload's: the daemon sees EOF once it
          * (and what it started) closed them. */

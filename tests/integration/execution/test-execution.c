@@ -756,6 +756,53 @@ START_TEST(test_scope_properties) {
 }
 END_TEST
 
+/* Sends SIGUSR1 to the sandbox's init: the supervisor's only child. */
+static void signal_init(Run *r) {
+        char path[128], buf[64] = "";
+        pid_t supervisor = execution_get_supervisor_pid(r->execution), init;
+        FILE *f;
+
+        snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int) supervisor, (int) supervisor);
+        f = fopen(path, "re");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_ptr_nonnull(fgets(buf, sizeof buf, f));
+        fclose(f);
+        init = (pid_t) strtol(buf, NULL, 10);
+        ck_assert_int_gt(init, 0);
+        ck_assert_int_eq(kill(init, SIGUSR1), 0);
+}
+
+START_TEST(test_init_forwards_signals) {
+        _cleanup_free_ char *out = NULL;
+        Run r;
+
+        /* PID 1 of a namespace gets only signals it handles; the init passes
+         * them on to the payload, which handles SIGUSR1 here. */
+        run_init(&r,
+                 "import signal, sys, time\n"
+                 "def on_usr1(sig, frame):\n"
+                 "    print('got SIGUSR1', flush=True)\n"
+                 "    sys.exit(0)\n"
+                 "signal.signal(signal.SIGUSR1, on_usr1)\n"
+                 "print('ready', flush=True)\n"
+                 "time.sleep(60)\n"
+                 "print('not forwarded')\n");
+        r.spec.limits.timeout_usec = 30 * USEC_PER_SEC;
+        r.marker = "ready";
+        r.on_marker = signal_init;
+        run_start_and_wait(&r);
+
+        ck_assert(r.marker_seen);
+        ck_assert_int_eq(r.state, EXEC_STATE_SUCCEEDED);
+        out = stream_text(&r, "stdout", NULL);
+        ck_assert_str_eq(out, "ready\ngot SIGUSR1\n");
+        ck_assert_uint_lt(r.resources.wall_usec, 20 * USEC_PER_SEC);
+
+        assert_common_end(&r);
+        run_done(&r);
+}
+END_TEST
+
 START_TEST(test_cancel_before_release) {
         Run r;
 
@@ -1615,6 +1662,7 @@ static Suite *execution_suite(void) {
         tcase_add_test(tc, test_cancel_before_release);
         tcase_add_test(tc, test_cancel_after_release);
         tcase_add_test(tc, test_interrupt);
+        tcase_add_test(tc, test_init_forwards_signals);
         tcase_add_test(tc, test_output_max_cut);
         tcase_add_test(tc, test_output_max_no_line_break);
         tcase_add_test(tc, test_huge_outputs_bounded);
