@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "shared/config.h"
+#include "shared/error-message.h"
 #include "shared/macro.h"
 
 #define MIB (UINT64_C(1024) * 1024)
@@ -106,24 +107,6 @@ static const struct {
 };
 
 #define config_field(c, k, type) ((type *) ((uint8_t *) (c) + (k)->offset))
-
-static int error_message(char **ret_message, int error, const char *format, ...) _printf_(3, 4);
-static int error_message(char **ret_message, int error, const char *format, ...) {
-        va_list ap;
-        int r;
-
-        if (!ret_message)
-                return error;
-
-        va_start(ap, format);
-        r = vasprintf(ret_message, format, ap);
-        va_end(ap);
-        if (r < 0) {
-                *ret_message = NULL;
-                return -ENOMEM;
-        }
-        return error;
-}
 
 int config_init(Config *c, unsigned ncpus) {
         ncpus = MAX(ncpus, 1u);
@@ -301,24 +284,24 @@ static int config_parse_value(Config *c, const ConfigKey *k, const char *value, 
         case CONFIG_SEC:
                 r = parse_sec(value, &u64);
                 if (r < 0)
-                        return error_message(ret_message, -EINVAL, "invalid time span \"%s\"%s (e.g. 30, 500ms, 2min, 1h, 1d)",
-                                             value, r == -ERANGE ? ", too large" : "");
+                        return error_message_set(ret_message, -EINVAL, "invalid time span \"%s\"%s (e.g. 30, 500ms, 2min, 1h, 1d)",
+                                                 value, r == -ERANGE ? ", too large" : "");
                 *config_field(c, k, uint64_t) = u64;
                 return 0;
 
         case CONFIG_SIZE:
                 r = parse_size(value, &u64);
                 if (r < 0)
-                        return error_message(ret_message, -EINVAL, "invalid size \"%s\"%s (bytes, or with K, M, G, T: 512M, 4G)",
-                                             value, r == -ERANGE ? ", too large" : "");
+                        return error_message_set(ret_message, -EINVAL, "invalid size \"%s\"%s (bytes, or with K, M, G, T: 512M, 4G)",
+                                                 value, r == -ERANGE ? ", too large" : "");
                 *config_field(c, k, uint64_t) = u64;
                 return 0;
 
         case CONFIG_PERCENT:
                 r = parse_percent(value, &u);
                 if (r < 0)
-                        return error_message(ret_message, -EINVAL, "invalid percentage \"%s\"%s (e.g. 100%%, 250%%)",
-                                             value, r == -ERANGE ? ", too large" : "");
+                        return error_message_set(ret_message, -EINVAL, "invalid percentage \"%s\"%s (e.g. 100%%, 250%%)",
+                                                 value, r == -ERANGE ? ", too large" : "");
                 *config_field(c, k, uint64_t) = (uint64_t) u * CPU_USEC_PER_PERCENT;
                 return 0;
 
@@ -326,8 +309,8 @@ static int config_parse_value(Config *c, const ConfigKey *k, const char *value, 
         case CONFIG_UNSIGNED:
                 r = parse_unsigned(value, &u);
                 if (r < 0)
-                        return error_message(ret_message, -EINVAL, "invalid number \"%s\"%s (a decimal integer)",
-                                             value, r == -ERANGE ? ", too large" : "");
+                        return error_message_set(ret_message, -EINVAL, "invalid number \"%s\"%s (a decimal integer)",
+                                                 value, r == -ERANGE ? ", too large" : "");
                 if (k->type == CONFIG_U64)
                         *config_field(c, k, uint64_t) = u;
                 else
@@ -337,14 +320,14 @@ static int config_parse_value(Config *c, const ConfigKey *k, const char *value, 
         case CONFIG_BOOL:
                 r = parse_boolean(value);
                 if (r < 0)
-                        return error_message(ret_message, -EINVAL, "invalid boolean \"%s\" (yes or no)", value);
+                        return error_message_set(ret_message, -EINVAL, "invalid boolean \"%s\" (yes or no)", value);
                 *config_field(c, k, bool) = r;
                 return 0;
 
         case CONFIG_OUTPUT_LIMIT_ACTION: {
                 OutputLimitAction a = output_limit_action_from_string(value);
                 if (a < 0)
-                        return error_message(ret_message, -EINVAL, "invalid action \"%s\" (keep or kill)", value);
+                        return error_message_set(ret_message, -EINVAL, "invalid action \"%s\" (keep or kill)", value);
                 *config_field(c, k, OutputLimitAction) = a;
                 return 0;
         }
@@ -354,9 +337,9 @@ static int config_parse_value(Config *c, const ConfigKey *k, const char *value, 
 
                 r = parse_uid_range(value, &first, &last);
                 if (r < 0)
-                        return error_message(ret_message, -EINVAL,
-                                             "invalid uid range \"%s\"%s (FIRST-LAST, decimal, e.g. 1879048192-1879113727)",
-                                             value, r == -ERANGE ? ", too large" : "");
+                        return error_message_set(ret_message, -EINVAL,
+                                                 "invalid uid range \"%s\"%s (FIRST-LAST, decimal, e.g. 1879048192-1879113727)",
+                                                 value, r == -ERANGE ? ", too large" : "");
                 c->uid_first = first;
                 c->uid_last = last;
                 return 0;
@@ -364,9 +347,9 @@ static int config_parse_value(Config *c, const ConfigKey *k, const char *value, 
 
         case CONFIG_ADDRESS:
                 if (!address_is_valid(value))
-                        return error_message(ret_message, -EINVAL,
-                                             "invalid address \"%s\" (an absolute unix socket path of at most %d bytes, or host:port)",
-                                             value, UNIX_PATH_MAX_LEN);
+                        return error_message_set(ret_message, -EINVAL,
+                                                 "invalid address \"%s\" (an absolute unix socket path of at most %d bytes, or host:port)",
+                                                 value, UNIX_PATH_MAX_LEN);
                 __attribute__((fallthrough));
         case CONFIG_STRING:
                 s = strdup(value);
@@ -389,11 +372,11 @@ int config_set(Config *c, const char *section, const char *key, const char *valu
                 *ret_message = NULL;
 
         if (!config_section_is_known(section))
-                return error_message(ret_message, -EINVAL, "[%s]: unknown section " KNOWN_SECTIONS, section);
+                return error_message_set(ret_message, -EINVAL, "[%s]: unknown section " KNOWN_SECTIONS, section);
 
         k = config_key_find(section, key);
         if (!k)
-                return error_message(ret_message, -EINVAL, "[%s] %s=: unknown key", section, key);
+                return error_message_set(ret_message, -EINVAL, "[%s] %s=: unknown key", section, key);
 
         if (!value || value[0] == '\0')
                 return config_reset_key(c, k);
@@ -402,7 +385,7 @@ int config_set(Config *c, const char *section, const char *key, const char *valu
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return error_message(ret_message, r, "[%s] %s=: %s", section, key, m ?: "invalid value");
+                return error_message_set(ret_message, r, "[%s] %s=: %s", section, key, m ?: "invalid value");
         return 0;
 }
 
@@ -535,7 +518,7 @@ int config_load_file(Config *c, const char *path, char **ret_message) {
         p.f = fopen(path, "re");
         if (!p.f) {
                 r = negative_errno();
-                return error_message(ret_message, r, "%s: %s", path, strerror(-r));
+                return error_message_set(ret_message, r, "%s: %s", path, strerror(-r));
         }
 
         r = config_copy(&work, c);
@@ -558,14 +541,14 @@ int config_load_file(Config *c, const char *path, char **ret_message) {
          * from a later line than the one inih reports: the earlier wins. */
         if (r > 0 && (p.error == 0 || (unsigned) r < p.error_line)) {
                 free(p.message);
-                return error_message(ret_message, -EINVAL,
-                                     "%s:%d: syntax error (expected [Section], Key=Value, or a comment starting with # or ;)",
-                                     path, r);
+                return error_message_set(ret_message, -EINVAL,
+                                         "%s:%d: syntax error (expected [Section], Key=Value, or a comment starting with # or ;)",
+                                         path, r);
         }
 
         if (p.error < 0) {
-                r = error_message(ret_message, p.error, "%s:%u: %s", path, p.error_line,
-                                  p.message ?: "invalid line");
+                r = error_message_set(ret_message, p.error, "%s:%u: %s", path, p.error_line,
+                                      p.message ?: "invalid line");
                 free(p.message);
                 return r;
         }
@@ -601,7 +584,7 @@ static int dropin_list(const char *dir, char ***ret, char **ret_message) {
                         return *ret ? 0 : -ENOMEM;
                 }
                 r = negative_errno();
-                return error_message(ret_message, r, "%s: %s", dir, strerror(-r));
+                return error_message_set(ret_message, r, "%s: %s", dir, strerror(-r));
         }
 
         for (;;) {
@@ -613,7 +596,7 @@ static int dropin_list(const char *dir, char ***ret, char **ret_message) {
                 if (!de) {
                         if (errno != 0) {
                                 r = negative_errno();
-                                r = error_message(ret_message, r, "%s: %s", dir, strerror(-r));
+                                r = error_message_set(ret_message, r, "%s: %s", dir, strerror(-r));
                         }
                         break;
                 }
@@ -745,69 +728,69 @@ int config_verify(const Config *c, char **ret_message) {
                 uint64_t v = *config_field(c, k, const uint64_t);
 
                 if (v == 0)
-                        return error_message(ret_message, -EINVAL, "[Execution] %s= must be greater than 0", k->key);
+                        return error_message_set(ret_message, -EINVAL, "[Execution] %s= must be greater than 0", k->key);
                 if (v < pairs[i].min) {
                         format_value(k, v, a, sizeof(a));
                         format_value(k, pairs[i].min, b, sizeof(b));
-                        return error_message(ret_message, -EINVAL, "[Execution] %s=%s is below the minimum %s",
-                                             k->key, a, b);
+                        return error_message_set(ret_message, -EINVAL, "[Execution] %s=%s is below the minimum %s",
+                                                 k->key, a, b);
                 }
                 /* Limits travel as JSON integers (signed 64 bit). */
                 if (v > INT64_MAX)
-                        return error_message(ret_message, -EINVAL, "[Execution] %s= is too large", k->key);
+                        return error_message_set(ret_message, -EINVAL, "[Execution] %s= is too large", k->key);
                 if (!mk)
                         continue;
 
                 uint64_t max = *config_field(c, mk, const uint64_t);
                 if (max == 0)
-                        return error_message(ret_message, -EINVAL, "[Execution] %s= must be greater than 0", mk->key);
+                        return error_message_set(ret_message, -EINVAL, "[Execution] %s= must be greater than 0", mk->key);
                 if (max > INT64_MAX)
-                        return error_message(ret_message, -EINVAL, "[Execution] %s= is too large", mk->key);
+                        return error_message_set(ret_message, -EINVAL, "[Execution] %s= is too large", mk->key);
                 if (v > max) {
                         format_value(k, v, a, sizeof(a));
                         format_value(mk, max, b, sizeof(b));
-                        return error_message(ret_message, -EINVAL, "[Execution] %s=%s is above %s=%s",
-                                             k->key, a, mk->key, b);
+                        return error_message_set(ret_message, -EINVAL, "[Execution] %s=%s is above %s=%s",
+                                                 k->key, a, mk->key, b);
                 }
         }
 
         if (c->max_concurrent < 1)
-                return error_message(ret_message, -EINVAL, "[Queue] MaxConcurrent= must be at least 1");
+                return error_message_set(ret_message, -EINVAL, "[Queue] MaxConcurrent= must be at least 1");
         if (c->max_queued < 1)
-                return error_message(ret_message, -EINVAL, "[Queue] MaxQueued= must be at least 1");
+                return error_message_set(ret_message, -EINVAL, "[Queue] MaxQueued= must be at least 1");
         if (c->result_ttl_usec == 0)
-                return error_message(ret_message, -EINVAL, "[Queue] ResultTTLSec= must be greater than 0");
+                return error_message_set(ret_message, -EINVAL, "[Queue] ResultTTLSec= must be greater than 0");
         if (!c->redis_address || c->redis_address[0] == '\0')
-                return error_message(ret_message, -EINVAL, "[Redis] Address= must not be empty");
+                return error_message_set(ret_message, -EINVAL, "[Redis] Address= must not be empty");
         if (!c->key_prefix || c->key_prefix[0] == '\0')
-                return error_message(ret_message, -EINVAL, "[Redis] KeyPrefix= must not be empty");
+                return error_message_set(ret_message, -EINVAL, "[Redis] KeyPrefix= must not be empty");
         if (c->max_request_bytes == 0)
-                return error_message(ret_message, -EINVAL, "[HTTP] MaxRequestBytes= must be greater than 0");
+                return error_message_set(ret_message, -EINVAL, "[HTTP] MaxRequestBytes= must be greater than 0");
         if (c->output_limit_action < 0 || c->output_limit_action >= _OUTPUT_LIMIT_ACTION_MAX)
-                return error_message(ret_message, -EINVAL, "[Execution] OutputLimitAction= is invalid");
+                return error_message_set(ret_message, -EINVAL, "[Execution] OutputLimitAction= is invalid");
 
         /* Checked whether the sandbox is on or not: turning it back on must
          * not be what makes a configuration invalid. */
         if (c->uid_first > c->uid_last)
-                return error_message(ret_message, -EINVAL, "[Sandbox] UIDRange=%" PRIu32 "-%" PRIu32 ": FIRST is above LAST",
-                                     (uint32_t) c->uid_first, (uint32_t) c->uid_last);
+                return error_message_set(ret_message, -EINVAL, "[Sandbox] UIDRange=%" PRIu32 "-%" PRIu32 ": FIRST is above LAST",
+                                         (uint32_t) c->uid_first, (uint32_t) c->uid_last);
         for (size_t i = 0; i < ELEMENTSOF(uid_forbidden); i++)
                 if (c->uid_first <= uid_forbidden[i].last && uid_forbidden[i].first <= c->uid_last) {
                         if (uid_forbidden[i].first == uid_forbidden[i].last)
-                                return error_message(ret_message, -EINVAL,
-                                                     "[Sandbox] UIDRange=%" PRIu32 "-%" PRIu32 " holds uid %" PRIu32 " (%s)",
-                                                     (uint32_t) c->uid_first, (uint32_t) c->uid_last,
-                                                     uid_forbidden[i].first, uid_forbidden[i].what);
-                        return error_message(ret_message, -EINVAL,
-                                             "[Sandbox] UIDRange=%" PRIu32 "-%" PRIu32 " overlaps %" PRIu32 "-%" PRIu32 " (%s)",
-                                             (uint32_t) c->uid_first, (uint32_t) c->uid_last,
-                                             uid_forbidden[i].first, uid_forbidden[i].last, uid_forbidden[i].what);
+                                return error_message_set(ret_message, -EINVAL,
+                                                         "[Sandbox] UIDRange=%" PRIu32 "-%" PRIu32 " holds uid %" PRIu32 " (%s)",
+                                                         (uint32_t) c->uid_first, (uint32_t) c->uid_last,
+                                                         uid_forbidden[i].first, uid_forbidden[i].what);
+                        return error_message_set(ret_message, -EINVAL,
+                                                 "[Sandbox] UIDRange=%" PRIu32 "-%" PRIu32 " overlaps %" PRIu32 "-%" PRIu32 " (%s)",
+                                                 (uint32_t) c->uid_first, (uint32_t) c->uid_last,
+                                                 uid_forbidden[i].first, uid_forbidden[i].last, uid_forbidden[i].what);
                 }
         /* One uid per running execution. */
         if ((uint64_t) c->uid_last - c->uid_first + 1 < c->max_concurrent)
-                return error_message(ret_message, -EINVAL,
-                                     "[Sandbox] UIDRange=%" PRIu32 "-%" PRIu32 " holds fewer uids than MaxConcurrent=%u",
-                                     (uint32_t) c->uid_first, (uint32_t) c->uid_last, c->max_concurrent);
+                return error_message_set(ret_message, -EINVAL,
+                                         "[Sandbox] UIDRange=%" PRIu32 "-%" PRIu32 " holds fewer uids than MaxConcurrent=%u",
+                                         (uint32_t) c->uid_first, (uint32_t) c->uid_last, c->max_concurrent);
 
         return 0;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shared/error-message.h"
 #include "shared/exec-request.h"
 #include "shared/macro.h"
 
@@ -20,23 +21,6 @@ void exec_request_done(ExecRequest *r) {
         *r = (ExecRequest) {};
 }
 
-static int request_error(int error, char **ret_message, const char *format, ...) _printf_(3, 4);
-static int request_error(int error, char **ret_message, const char *format, ...) {
-        va_list ap;
-        int r;
-
-        if (!ret_message)
-                return error;
-
-        va_start(ap, format);
-        r = vasprintf(ret_message, format, ap);
-        va_end(ap);
-        if (r < 0) {
-                *ret_message = NULL;
-                return -ENOMEM;
-        }
-        return error;
-}
 
 /* A copy of the string value with its length; the copy is NUL-terminated. */
 static char *string_dup(const json_t *v, size_t *ret_size) {
@@ -64,11 +48,11 @@ static int request_parse_id(const json_t *v, const char *field, char **ret, char
                 return 0;
 
         if (!json_is_string(v))
-                return request_error(-EINVAL, ret_message, "%s: must be a string", field);
+                return error_message_set(ret_message, -EINVAL, "%s: must be a string", field);
         if (string_has_nul(v))
-                return request_error(-EINVAL, ret_message, "%s: must not contain NUL (U+0000)", field);
+                return error_message_set(ret_message, -EINVAL, "%s: must not contain NUL (U+0000)", field);
         if (json_string_length(v) > EXEC_REQUEST_ID_MAX)
-                return request_error(-EINVAL, ret_message, "%s: longer than %d bytes", field, EXEC_REQUEST_ID_MAX);
+                return error_message_set(ret_message, -EINVAL, "%s: longer than %d bytes", field, EXEC_REQUEST_ID_MAX);
 
         *ret = string_dup(v, NULL);
         return *ret ? 0 : -ENOMEM;
@@ -91,7 +75,7 @@ int exec_request_parse(const char *body, size_t size, const Limits *defaults, co
                 *ret_message = NULL;
 
         if (!body || size == 0)
-                return request_error(-EBADMSG, ret_message, "request body is empty");
+                return error_message_set(ret_message, -EBADMSG, "request body is empty");
 
         /* JSON_ALLOW_NUL: "stdin" may carry any text; the fields that must
          * not hold NUL are checked one by one below. */
@@ -101,17 +85,17 @@ int exec_request_parse(const char *body, size_t size, const Limits *defaults, co
                 case json_error_out_of_memory:
                         return -ENOMEM;
                 case json_error_invalid_utf8:
-                        return request_error(-EBADMSG, ret_message, "request body is not valid UTF-8: %s", error.text);
+                        return error_message_set(ret_message, -EBADMSG, "request body is not valid UTF-8: %s", error.text);
                 case json_error_duplicate_key:
-                        return request_error(-EBADMSG, ret_message, "request body has a duplicate field: %s", error.text);
+                        return error_message_set(ret_message, -EBADMSG, "request body has a duplicate field: %s", error.text);
                 default:
-                        return request_error(-EBADMSG, ret_message, "request body is not valid JSON: %s (line %d, column %d)",
-                                             error.text, error.line, error.column);
+                        return error_message_set(ret_message, -EBADMSG, "request body is not valid JSON: %s (line %d, column %d)",
+                                                 error.text, error.line, error.column);
                 }
         }
 
         if (!json_is_object(root))
-                return request_error(-EBADMSG, ret_message, "request body must be a JSON object");
+                return error_message_set(ret_message, -EBADMSG, "request body must be a JSON object");
 
         json_object_foreach(root, key, v) {
                 bool found = false;
@@ -122,18 +106,18 @@ int exec_request_parse(const char *body, size_t size, const Limits *defaults, co
                                 break;
                         }
                 if (!found)
-                        return request_error(-EINVAL, ret_message,
-                                             "%s: unknown field (known: code, cell_id, notebook_id, execution_count, limits, stdin)",
-                                             key);
+                        return error_message_set(ret_message, -EINVAL,
+                                                 "%s: unknown field (known: code, cell_id, notebook_id, execution_count, limits, stdin)",
+                                                 key);
         }
 
         v = json_object_get(root, "code");
         if (!v)
-                return request_error(-EINVAL, ret_message, "code: missing");
+                return error_message_set(ret_message, -EINVAL, "code: missing");
         if (!json_is_string(v))
-                return request_error(-EINVAL, ret_message, "code: must be a string");
+                return error_message_set(ret_message, -EINVAL, "code: must be a string");
         if (string_has_nul(v))
-                return request_error(-EINVAL, ret_message, "code: must not contain NUL (U+0000)");
+                return error_message_set(ret_message, -EINVAL, "code: must not contain NUL (U+0000)");
         req.code = string_dup(v, &req.code_size);
         if (!req.code)
                 return -ENOMEM;
@@ -149,14 +133,14 @@ int exec_request_parse(const char *body, size_t size, const Limits *defaults, co
         if (v && !json_is_null(v)) {
                 /* JSON integers only: 3.0 and true are mistakes. */
                 if (!json_is_integer(v) || json_integer_value(v) < 0)
-                        return request_error(-EINVAL, ret_message, "execution_count: must be an integer >= 0");
+                        return error_message_set(ret_message, -EINVAL, "execution_count: must be an integer >= 0");
                 req.has_execution_count = true;
                 req.execution_count = json_integer_value(v);
         }
 
         v = json_object_get(root, "limits");
         if (v && !json_is_null(v) && !json_is_object(v))
-                return request_error(-EINVAL, ret_message, "limits: must be an object");
+                return error_message_set(ret_message, -EINVAL, "limits: must be an object");
         r = limits_from_json(json_is_object(v) ? v : NULL, defaults, maxima, &req.limits, ret_message);
         if (r < 0)
                 return r;
@@ -164,7 +148,7 @@ int exec_request_parse(const char *body, size_t size, const Limits *defaults, co
         v = json_object_get(root, "stdin");
         if (v && !json_is_null(v)) {
                 if (!json_is_string(v))
-                        return request_error(-EINVAL, ret_message, "stdin: must be a string");
+                        return error_message_set(ret_message, -EINVAL, "stdin: must be a string");
                 req.stdin_data = string_dup(v, &req.stdin_size);
                 if (!req.stdin_data)
                         return -ENOMEM;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "shared/error-message.h"
 #include "shared/limits.h"
 #include "shared/macro.h"
 
@@ -116,23 +117,6 @@ static void limit_format_value(const LimitField *f, uint64_t value, char *buf, s
         }
 }
 
-static int limit_error(char **ret_message, const char *format, ...) _printf_(2, 3);
-static int limit_error(char **ret_message, const char *format, ...) {
-        va_list ap;
-        int r;
-
-        if (!ret_message)
-                return -EINVAL;
-
-        va_start(ap, format);
-        r = vasprintf(ret_message, format, ap);
-        va_end(ap);
-        if (r < 0) {
-                *ret_message = NULL;
-                return -ENOMEM;
-        }
-        return -EINVAL;
-}
 
 static int limit_error_type(const LimitField *f, uint64_t max, const json_t *v, char **ret_message) {
         char m[64];
@@ -141,17 +125,17 @@ static int limit_error_type(const LimitField *f, uint64_t max, const json_t *v, 
 
         switch (f->kind) {
         case LIMIT_SECONDS:
-                return limit_error(ret_message, "limits.%s: must be a number of seconds greater than 0 and at most %s, not %s",
-                                   f->name, m, json_type_describe(v));
+                return error_message_set(ret_message, -EINVAL, "limits.%s: must be a number of seconds greater than 0 and at most %s, not %s",
+                                         f->name, m, json_type_describe(v));
         case LIMIT_BYTES:
-                return limit_error(ret_message, "limits.%s: must be an integer number of bytes from 1 to %s, not %s",
-                                   f->name, m, json_type_describe(v));
+                return error_message_set(ret_message, -EINVAL, "limits.%s: must be an integer number of bytes from 1 to %s, not %s",
+                                         f->name, m, json_type_describe(v));
         case LIMIT_PERCENT:
-                return limit_error(ret_message, "limits.%s: must be an integer percentage from 1 to %s, not %s",
-                                   f->name, m, json_type_describe(v));
+                return error_message_set(ret_message, -EINVAL, "limits.%s: must be an integer percentage from 1 to %s, not %s",
+                                         f->name, m, json_type_describe(v));
         default:
-                return limit_error(ret_message, "limits.%s: must be an integer from 1 to %s, not %s",
-                                   f->name, m, json_type_describe(v));
+                return error_message_set(ret_message, -EINVAL, "limits.%s: must be an integer from 1 to %s, not %s",
+                                         f->name, m, json_type_describe(v));
         }
 }
 
@@ -159,7 +143,7 @@ static int limit_error_above(const LimitField *f, uint64_t max, const char *valu
         char m[64];
 
         limit_format_value(f, max, m, sizeof(m));
-        return limit_error(ret_message, "limits.%s: %s is above the maximum %s (%s)", f->name, value, m, f->max_key);
+        return error_message_set(ret_message, -EINVAL, "limits.%s: %s is above the maximum %s (%s)", f->name, value, m, f->max_key);
 }
 
 static int limit_parse_seconds(const LimitField *f, const json_t *v, uint64_t max, uint64_t *ret, char **ret_message) {
@@ -171,7 +155,7 @@ static int limit_parse_seconds(const LimitField *f, const json_t *v, uint64_t ma
 
                 (void) snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, i);
                 if (i <= 0)
-                        return limit_error(ret_message, "limits.%s: %s must be greater than 0", f->name, buf);
+                        return error_message_set(ret_message, -EINVAL, "limits.%s: %s must be greater than 0", f->name, buf);
                 if ((uint64_t) i > max / USEC_PER_SEC ||
                     (uint64_t) i * USEC_PER_SEC > max)
                         return limit_error_above(f, max, buf, ret_message);
@@ -188,14 +172,14 @@ static int limit_parse_seconds(const LimitField *f, const json_t *v, uint64_t ma
         if (!isfinite(d))
                 return limit_error_type(f, max, v, ret_message);
         if (!(d > 0))
-                return limit_error(ret_message, "limits.%s: %s must be greater than 0", f->name, buf);
+                return error_message_set(ret_message, -EINVAL, "limits.%s: %s must be greater than 0", f->name, buf);
         if (d > (double) max / (double) USEC_PER_SEC)
                 return limit_error_above(f, max, buf, ret_message);
 
         /* Below 0.5 µs this would round to 0, which systemd reads as "no limit". */
         d = round(d * (double) USEC_PER_SEC);
         if (d < 1)
-                return limit_error(ret_message, "limits.%s: %s is below the minimum 0.000001", f->name, buf);
+                return error_message_set(ret_message, -EINVAL, "limits.%s: %s is below the minimum 0.000001", f->name, buf);
         if (d > (double) max)
                 return limit_error_above(f, max, buf, ret_message);
 
@@ -215,8 +199,8 @@ static int limit_parse_integer(const LimitField *f, const json_t *v, uint64_t ma
         i = json_integer_value(v);
         (void) snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, i);
         if (i <= 0 || (uint64_t) i < MAX(f->min, (uint64_t) 1))
-                return limit_error(ret_message, "limits.%s: %s is below the minimum %" PRIu64, f->name, buf,
-                                   MAX(f->min, (uint64_t) 1));
+                return error_message_set(ret_message, -EINVAL, "limits.%s: %s is below the minimum %" PRIu64, f->name, buf,
+                                         MAX(f->min, (uint64_t) 1));
         if ((uint64_t) i > max / factor)
                 return limit_error_above(f, max, buf, ret_message);
 
@@ -236,7 +220,7 @@ int limits_from_json(const json_t *object, const Limits *defaults, const Limits 
 
         if (object) {
                 if (!json_is_object(object))
-                        return limit_error(ret_message, "limits: must be an object, not %s", json_type_describe(object));
+                        return error_message_set(ret_message, -EINVAL, "limits: must be an object, not %s", json_type_describe(object));
 
                 /* jansson keeps insertion order, so the first bad key in the
                  * request is the one reported. */
@@ -250,9 +234,9 @@ int limits_from_json(const json_t *object, const Limits *defaults, const Limits 
                                         break;
                                 }
                         if (!f)
-                                return limit_error(ret_message,
-                                                   "limits.%s: unknown field (known: timeout_sec, memory_max, cpu_quota_percent, tasks_max, output_max)",
-                                                   key);
+                                return error_message_set(ret_message, -EINVAL,
+                                                         "limits.%s: unknown field (known: timeout_sec, memory_max, cpu_quota_percent, tasks_max, output_max)",
+                                                         key);
 
                         max = limit_field_get(maxima, f);
                         if (f->kind == LIMIT_SECONDS)
