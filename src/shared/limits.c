@@ -119,6 +119,7 @@ static void limit_format_value(const LimitField *f, uint64_t value, char *buf, s
 
 
 static int limit_error_type(const LimitField *f, uint64_t max, const json_t *v, char **ret_message) {
+        uint64_t min = MAX(f->min, (uint64_t) 1);
         char m[64];
 
         limit_format_value(f, max, m, sizeof(m));
@@ -128,14 +129,14 @@ static int limit_error_type(const LimitField *f, uint64_t max, const json_t *v, 
                 return error_message_set(ret_message, -EINVAL, "limits.%s: must be a number of seconds greater than 0 and at most %s, not %s",
                                          f->name, m, json_type_describe(v));
         case LIMIT_BYTES:
-                return error_message_set(ret_message, -EINVAL, "limits.%s: must be an integer number of bytes from 1 to %s, not %s",
-                                         f->name, m, json_type_describe(v));
+                return error_message_set(ret_message, -EINVAL, "limits.%s: must be an integer number of bytes from %" PRIu64 " to %s, not %s",
+                                         f->name, min, m, json_type_describe(v));
         case LIMIT_PERCENT:
-                return error_message_set(ret_message, -EINVAL, "limits.%s: must be an integer percentage from 1 to %s, not %s",
-                                         f->name, m, json_type_describe(v));
+                return error_message_set(ret_message, -EINVAL, "limits.%s: must be an integer percentage from %" PRIu64 " to %s, not %s",
+                                         f->name, min, m, json_type_describe(v));
         default:
-                return error_message_set(ret_message, -EINVAL, "limits.%s: must be an integer from 1 to %s, not %s",
-                                         f->name, m, json_type_describe(v));
+                return error_message_set(ret_message, -EINVAL, "limits.%s: must be an integer from %" PRIu64 " to %s, not %s",
+                                         f->name, min, m, json_type_describe(v));
         }
 }
 

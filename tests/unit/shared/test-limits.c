@@ -161,13 +161,13 @@ END_TEST
 
 START_TEST(test_from_json_types) {
         check_fail("{\"memory_max\": 1.0}",
-                   "limits.memory_max: must be an integer number of bytes from 1 to 4294967296, not a fractional number");
+                   "limits.memory_max: must be an integer number of bytes from 33554432 to 4294967296, not a fractional number");
         check_fail("{\"memory_max\": \"512M\"}",
-                   "limits.memory_max: must be an integer number of bytes from 1 to 4294967296, not a string");
+                   "limits.memory_max: must be an integer number of bytes from 33554432 to 4294967296, not a string");
         check_fail("{\"memory_max\": true}",
-                   "limits.memory_max: must be an integer number of bytes from 1 to 4294967296, not a boolean");
+                   "limits.memory_max: must be an integer number of bytes from 33554432 to 4294967296, not a boolean");
         check_fail("{\"memory_max\": null}",
-                   "limits.memory_max: must be an integer number of bytes from 1 to 4294967296, not null");
+                   "limits.memory_max: must be an integer number of bytes from 33554432 to 4294967296, not null");
         check_fail("{\"timeout_sec\": \"30\"}",
                    "limits.timeout_sec: must be a number of seconds greater than 0 and at most 300, not a string");
         check_fail("{\"timeout_sec\": false}",
@@ -177,9 +177,9 @@ START_TEST(test_from_json_types) {
         check_fail("{\"cpu_quota_percent\": 50.5}",
                    "limits.cpu_quota_percent: must be an integer percentage from 1 to 400, not a fractional number");
         check_fail("{\"tasks_max\": {}}",
-                   "limits.tasks_max: must be an integer from 1 to 512, not an object");
+                   "limits.tasks_max: must be an integer from 8 to 512, not an object");
         check_fail("{\"output_max\": 1e3}",
-                   "limits.output_max: must be an integer number of bytes from 1 to 16777216, not a fractional number");
+                   "limits.output_max: must be an integer number of bytes from 1024 to 16777216, not a fractional number");
 }
 END_TEST
 
