@@ -3,11 +3,12 @@
 /*
  * pyexecd-sandbox: the supervisor of one execution (DESIGN.md "One
  * execution", step 3). The daemon starts it with the fds of
- * sandbox-protocol.h and puts it into the execution's scope; it waits for
- * the "go" byte, sets up the sandbox (sandbox.c), runs the payload as the
- * child of the sandbox's PID-namespace init, waits for that init, reads its
- * own scope's memory counters while the cgroup still exists, and writes one
- * JSON report line on fd 6.
+ * sandbox-protocol.h and puts it into the execution's scope. While PID 1
+ * creates the scope, it prepares what does not need the scope (sandbox.c:
+ * sandbox_prepare()); then it waits for the "go" byte, runs the payload as
+ * the child of the sandbox's PID-namespace init, waits for that init, reads
+ * its own scope's memory counters while the cgroup still exists, and writes
+ * one JSON report line on fd 6.
  *
  * fd 1 and 2 belong to the user's output: nothing of the supervisor's own
  * goes there. Its diagnostics travel in the report's "error".
@@ -25,9 +26,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -255,7 +256,8 @@ static int write_oom_score_adj(const char *value) {
 
 /* Forks the init with SIGTERM held back until init_pid is set. Returns the
  * pid, 0 when SIGTERM came first (nothing started), or a negative errno. */
-static pid_t fork_init(const SandboxConfig *c, const SandboxPayload *p, int record_fd, int pidfd, int oom_score_adj) {
+static pid_t fork_init(const SandboxConfig *c, const SandboxPayload *p, int record_fd, const int start_fds[2],
+                       int oom_score_adj) {
         sigset_t term, saved;
         pid_t pid;
 
@@ -269,7 +271,7 @@ static pid_t fork_init(const SandboxConfig *c, const SandboxPayload *p, int reco
         else {
                 pid = fork();
                 if (pid == 0)
-                        sandbox_init_run(c, p, record_fd, pidfd, oom_score_adj);
+                        sandbox_init_run(c, p, record_fd, start_fds, oom_score_adj);
                 if (pid > 0)
                         init_pid = pid;
                 else
@@ -299,68 +301,43 @@ static void read_records(int fd, Report *report) {
         }
 }
 
-static void run(SandboxConfig *c, Report *report) {
-        _cleanup_(cgroup_memory_close) CgroupMemory memory = CGROUP_MEMORY_NULL;
-        _cleanup_close_pair_ int records[2] = { -1, -1 };
-        _cleanup_close_ int pidfd = -1;
-        uint64_t oom_kills_before = 0, oom_kills_after = 0;
-        int sandbox_oom_score_adj;
-        SandboxPayload payload;
-        struct rusage ru = {};
-        char error[256] = "";
-        pid_t pid;
-        int r, status;
+/* Never the OOM killer's choice: the supervisor must live to report (the
+ * init sets its own back, the payload inherits that). Returns the init's
+ * oom_score_adj, or a negative errno. */
+static int protect_from_oom_killer(void) {
+        int r;
 
-        /* Never the OOM killer's choice: the supervisor must live to report
-         * (the init sets its own back to 0, the payload inherits that).
-         * Lowering needs CAP_SYS_RESOURCE; without it, the sandbox is put
+        /* Lowering needs CAP_SYS_RESOURCE; without it, the sandbox is put
          * above the supervisor instead: raising is always allowed. */
         r = write_oom_score_adj("-1000");
         if (r >= 0)
-                sandbox_oom_score_adj = 0;
-        else if (r == -EACCES || r == -EPERM)
-                sandbox_oom_score_adj = 1000;
-        else {
-                report_error(report, "setting oom_score_adj: %s", strerror(-r));
+                return 0;
+        if (r == -EACCES || r == -EPERM)
+                return 1000;
+        return r;
+}
+
+/* After the release: in the scope, with its limits. */
+static void run(const SandboxConfig *c, const SandboxPayload *payload, int sandbox_oom_score_adj, Report *report) {
+        _cleanup_(cgroup_memory_close) CgroupMemory memory = CGROUP_MEMORY_NULL;
+        _cleanup_close_pair_ int records[2] = { -1, -1 }, start[2] = { -1, -1 };
+        uint64_t oom_kills_before = 0, oom_kills_after = 0;
+        struct rusage ru = {};
+        static const char go = 1;
+        pid_t pid;
+        int r, status;
+
+        /* The start channel is a socket for MSG_NOSIGNAL: the init may be
+         * gone when it is written to, and SIGPIPE would kill the supervisor
+         * before its report. It never reaches the payload (the init closes
+         * it before the fork). */
+        if (pipe2(records, O_CLOEXEC) < 0 || fcntl(records[0], F_SETFL, O_NONBLOCK) < 0 ||
+            socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, start) < 0) {
+                report_error(report, "creating the sandbox's pipes: %m");
                 return;
         }
 
-        /* Now in the scope: find its memory cgroup (the supervisor keeps the
-         * host's mounts), and note the counter to report its growth.
-         * Without it an OOM kill would pass for a plain SIGKILL: do not run. */
-        r = cgroup_memory_open(&memory);
-        if (r < 0) {
-                report_error(report, "no memory cgroup found: %s", strerror(-r));
-                return;
-        }
-        (void) cgroup_memory_read(&memory, NULL, &oom_kills_before);
-
-        if (arg_terminate)
-                return;
-
-        r = sandbox_enter(c, error, sizeof error);
-        if (r < 0) {
-                report_error(report, "setting up the sandbox: %s", error);
-                return;
-        }
-
-        r = sandbox_payload_prepare(c, &payload);
-        if (r < 0) {
-                report_error(report, "the payload's arguments do not fit: %s", strerror(-r));
-                return;
-        }
-
-        if (pipe2(records, O_CLOEXEC) < 0 || fcntl(records[0], F_SETFL, O_NONBLOCK) < 0) {
-                report_error(report, "pipe2(): %m");
-                return;
-        }
-        pidfd = pidfd_open(getpid(), 0);
-        if (pidfd < 0) {
-                report_error(report, "pidfd_open(): %m");
-                return;
-        }
-
-        pid = fork_init(c, &payload, records[1], pidfd, sandbox_oom_score_adj);
+        pid = fork_init(c, payload, records[1], start, sandbox_oom_score_adj);
         if (pid < 0) {
                 report_error(report, "forking the sandbox init: %s", strerror(-pid));
                 return;
@@ -373,7 +350,21 @@ static void run(SandboxConfig *c, Report *report) {
         for (int i = 0; i < SANDBOX_FD_CONTROL; i++)
                 (void) close(i);
         records[1] = safe_close(records[1]);
-        pidfd = safe_close(pidfd);
+        start[0] = safe_close(start[0]);
+
+        /* While the init builds the sandbox: find the scope's memory cgroup
+         * (the supervisor keeps the host's mounts), and note the counter to
+         * report its growth. Without it an OOM kill would pass for a plain
+         * SIGKILL: then the init is not told to start, and exits at EOF. */
+        r = cgroup_memory_open(&memory);
+        if (r < 0)
+                report_error(report, "no memory cgroup found: %s", strerror(-r));
+        else {
+                (void) cgroup_memory_read(&memory, NULL, &oom_kills_before);
+                /* (If the init is gone already, its records say why.) */
+                (void) send(start[1], &go, 1, MSG_NOSIGNAL);
+        }
+        start[1] = safe_close(start[1]);
 
         while (wait4(pid, &status, 0, &ru) < 0)
                 if (errno != EINTR) {
@@ -399,6 +390,8 @@ static void run(SandboxConfig *c, Report *report) {
                                      WEXITSTATUS(status));
         }
 
+        if (memory.dir_fd < 0)
+                return;
         r = cgroup_memory_read(&memory, &report->memory_peak_bytes, &oom_kills_after);
         if (r < 0)
                 report_error(report, "reading the memory cgroup: %s", strerror(-r));
@@ -409,8 +402,11 @@ static void run(SandboxConfig *c, Report *report) {
 int main(int argc, char *argv[]) {
         struct sigaction sa = { .sa_handler = on_sigterm };     /* no SA_RESTART: wake up blocking calls */
         SandboxConfig config;
+        SandboxPayload payload = {};
         Report report = {};
-        int r;
+        char error[256] = "";
+        int r, sandbox_oom_score_adj;
+        bool prepared = false;
 
         /* The forked child set PR_SET_PDEATHSIG and checked getppid() before
          * execve(), where it is race-free; it survives execve(). */
@@ -424,18 +420,35 @@ int main(int argc, char *argv[]) {
                 return EXIT_FAILURE;
         }
 
+        /* Before the release, while PID 1 creates the scope: everything that
+         * does not need the scope. A failure is reported after the release,
+         * as the daemon expects the supervisor to wait for it. */
+        sandbox_oom_score_adj = protect_from_oom_killer();
+        if (sandbox_oom_score_adj < 0)
+                report_error(&report, "setting oom_score_adj: %s", strerror(-sandbox_oom_score_adj));
+        else {
+                r = sandbox_prepare(&config, &payload, error, sizeof error);
+                if (r < 0)
+                        report_error(&report, "setting up the sandbox: %s", error);
+                else
+                        prepared = true;
+        }
+
         r = wait_for_go();
-        if (r == 0 && !arg_terminate)
+        if (r == 0 && !arg_terminate) {
                 /* The daemon gave up on this execution before releasing it. */
+                sandbox_leave(&config);
+                sandbox_payload_done(&payload);
                 return EXIT_SUCCESS;
+        }
         if (r < 0)
                 report_error(&report, "reading the control pipe: %s", strerror(-r));
         (void) close(SANDBOX_FD_CONTROL);
 
-        if (r > 0) {
-                run(&config, &report);
-                sandbox_leave(&config);
-        }
+        if (r > 0 && prepared)
+                run(&config, &payload, sandbox_oom_score_adj, &report);
+        sandbox_leave(&config);
+        sandbox_payload_done(&payload);
 
         if (report_write(&report) < 0)
                 return EXIT_FAILURE;

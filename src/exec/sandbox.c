@@ -6,7 +6,7 @@
 #include <grp.h>
 #include <inttypes.h>
 #include <linux/capability.h>
-#include <poll.h>
+#include <malloc.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -46,19 +46,33 @@ static int errorf(int r, char *error, size_t size, const char *format, ...) {
 }
 
 /*
- * The supervisor's part.
+ * The supervisor's part, before its release.
  */
 
-int sandbox_enter(SandboxConfig *c, char *error, size_t error_size) {
-        /* The PID namespace applies to the next child, the init. Nothing
-         * else changes for the supervisor: it reads its cgroup's files in
-         * the host's /sys/fs/cgroup after the payload ended. */
+static int sandbox_enter(SandboxConfig *c, char *error, size_t error_size) {
+        c->workdir[0] = 0;
+
+        /* The PID namespace applies to the next child, the init. */
         if (unshare(CLONE_NEWPID) < 0)
                 return errorf(negative_errno(), error, error_size, "unshare(CLONE_NEWPID)");
 
-        c->workdir[0] = 0;
-        if (c->enabled)
+        if (c->enabled) {
+                /* These apply to the supervisor itself, and the init inherits
+                 * them: made now, they cost nothing after the release (a new
+                 * network namespace alone takes a few hundred µs). The
+                 * supervisor needs none of the host's: it talks through the
+                 * pipes it holds and reads its cgroup's files through the
+                 * host's mounts, which it keeps (no mount namespace here).
+                 * The network namespace has only "lo", and it stays down: no
+                 * route anywhere, not even to the host's loopback (Redis, the
+                 * daemon's sockets). */
+                if (unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) < 0)
+                        return errorf(negative_errno(), error, error_size,
+                                      "unshare(CLONE_NEWNET|CLONE_NEWIPC|CLONE_NEWUTS)");
+                if (sethostname(SANDBOX_HOSTNAME, strlen(SANDBOX_HOSTNAME)) < 0)
+                        return errorf(negative_errno(), error, error_size, "sethostname()");
                 return 0;
+        }
 
         /* Sandbox off: no mount namespace, so the working directory is a
          * private directory on the host, removed by sandbox_leave(). */
@@ -108,7 +122,7 @@ static char *storage_printf(SandboxPayload *p, size_t *used, const char *format,
         return s;
 }
 
-int sandbox_payload_prepare(const SandboxConfig *c, SandboxPayload *ret) {
+static int sandbox_payload_prepare(const SandboxConfig *c, SandboxPayload *ret) {
         /* Threads of BLAS and friends: as many CPUs as the quota allows. */
         uint64_t cpus = MAX(c->cpu_quota_per_sec_usec / USEC_PER_SEC, UINT64_C(1));
         /* The sandbox's /tmp, or the host directory that stands in for it. */
@@ -153,6 +167,41 @@ int sandbox_payload_prepare(const SandboxConfig *c, SandboxPayload *ret) {
                 if (!ret->envp[i])
                         return -E2BIG;
 
+        return 0;
+}
+
+void sandbox_payload_done(SandboxPayload *p) {
+        if (p)
+                seccomp_payload_programs_done(&p->seccomp);
+}
+
+int sandbox_prepare(SandboxConfig *c, SandboxPayload *ret, char *error, size_t error_size) {
+        int r;
+
+        /* The working directory of the sandbox-off mode is part of the
+         * environment (HOME, TMPDIR): first. */
+        r = sandbox_enter(c, error, error_size);
+        if (r < 0)
+                return r;
+
+        r = sandbox_payload_prepare(c, ret);
+        if (r < 0)
+                return errorf(r, error, error_size, "the payload's arguments do not fit");
+
+        if (!c->enabled)
+                return 0;
+
+        /* libseccomp allocates, and building and compiling the two filters
+         * takes it about 2 ms: here, not between fork() and execve(), where
+         * the payload then only loads the programs (STYLE.md 30). */
+        r = seccomp_payload_programs_build(EPERM, error, error_size, &ret->seccomp);
+        if (r < 0)
+                return r;
+
+        /* What libseccomp freed again (about 400 KiB) goes back to the
+         * kernel: it would stay charged to the daemon's cgroup, and the init
+         * and the payload would inherit it. */
+        (void) malloc_trim(0);
         return 0;
 }
 
@@ -367,16 +416,13 @@ static int setup_root(const SandboxConfig *c, char *error, size_t size) {
         return 0;
 }
 
-/* The init's namespaces and the new root. */
+/* The init's mount namespace and the new root. */
 static int sandbox_setup(const SandboxConfig *c, char *error, size_t size) {
-        /* The PID namespace came from the supervisor. The network namespace
-         * has only "lo", and it stays down: no route anywhere, not even to
-         * the host's loopback (Redis, the daemon's sockets). */
-        if (unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) < 0)
-                return errorf(negative_errno(), error, size, "unshare(CLONE_NEWNS|CLONE_NEWNET|CLONE_NEWIPC|CLONE_NEWUTS)");
-
-        if (sethostname(SANDBOX_HOSTNAME, strlen(SANDBOX_HOSTNAME)) < 0)
-                return errorf(negative_errno(), error, size, "sethostname()");
+        /* The PID, network, IPC and UTS namespaces came from the supervisor
+         * (sandbox_prepare()). The mount namespace is the init's own: the
+         * supervisor keeps the host's mounts. */
+        if (unshare(CLONE_NEWNS) < 0)
+                return errorf(negative_errno(), error, size, "unshare(CLONE_NEWNS)");
 
         return setup_root(c, error, size);
 }
@@ -570,12 +616,12 @@ static _noreturn_ void sandbox_payload_exec(const SandboxConfig *c, const Sandbo
                 goto fail;
 
         /* Last, right before execve(): the filter restricts what the set-up
-         * above needed. */
+         * above needed. The programs are ready (sandbox_prepare()): two
+         * system calls, no allocation. */
         if (c->enabled) {
-                r = seccomp_load_payload_filter(error, sizeof error);
+                r = seccomp_payload_programs_load(&p->seccomp);
                 if (r < 0) {
-                        if (!error[0])
-                                (void) errorf(r, error, sizeof error, "loading the seccomp filter");
+                        (void) errorf(r, error, sizeof error, "loading the seccomp filters");
                         goto fail;
                 }
         }
@@ -617,21 +663,33 @@ static void init_forward_signals(pid_t payload) {
                 (void) sigaction(forwarded[i], &sa, NULL);
 }
 
-_Noreturn void sandbox_init_run(const SandboxConfig *c, const SandboxPayload *p, int record_fd, int supervisor_pidfd,
+/* Blocks until the supervisor says start (1 byte: true) or not (EOF: false). */
+static bool init_wait_for_start(int fd) {
+        for (;;) {
+                char b;
+                ssize_t n = read(fd, &b, 1);
+
+                if (n == 1)
+                        return true;
+                if (n < 0 && errno == EINTR)
+                        continue;
+                return false;
+        }
+}
+
+_Noreturn void sandbox_init_run(const SandboxConfig *c, const SandboxPayload *p, int record_fd, const int start_fds[2],
                                 int oom_score_adj) {
-        struct pollfd pfd = { .fd = supervisor_pidfd, .events = POLLIN };
         char adj[16], error[sizeof ((SandboxRecord *) NULL)->text] = "";
         pid_t payload;
         int fd, n;
 
-        /* getppid() is 0 here (the parent is outside the namespace), so the
-         * check that the supervisor did not die before PR_SET_PDEATHSIG took
-         * effect polls its pidfd instead. */
+        /* Only the supervisor may say start: without this copy of its end,
+         * EOF means that it gave up or died, also if it died before
+         * PR_SET_PDEATHSIG took effect (which getppid() cannot tell here:
+         * it is 0, the parent being outside the namespace). */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
                 _exit(EXIT_FAILURE);
-        if (poll(&pfd, 1, 0) != 0)
-                _exit(EXIT_FAILURE);
-        (void) close(supervisor_pidfd);
+        (void) close(start_fds[1]);
 
         /* Above the supervisor's: the OOM killer may and should choose the
          * payload (and whatever it starts), never the supervisor. (Through
@@ -652,6 +710,12 @@ _Noreturn void sandbox_init_run(const SandboxConfig *c, const SandboxPayload *p,
                 record_write(record_fd, SANDBOX_RECORD_ERROR, 0, "%s", error);
                 _exit(EXIT_FAILURE);
         }
+
+        /* The supervisor found the scope's memory cgroup meanwhile (or not:
+         * then nothing runs, and the supervisor reports why). */
+        if (!init_wait_for_start(start_fds[0]))
+                _exit(EXIT_FAILURE);
+        (void) close(start_fds[0]);
 
         reset_signals();
 

@@ -27,15 +27,20 @@
  * filter lets everything through but its few argument checks, so the
  * allow-list can be loaded after it; the allow-list does not allow seccomp(2)
  * (nothing in the payload needs to stack filters), so nothing can be loaded
- * after it. What libseccomp does around the second seccomp(2) call (compile
- * the BPF, allocate and free memory, probe the kernel's API level with
- * seccomp(2) again) passes the argument filter; after it, only freeing
- * memory (brk/munmap, allowed). The caller then only needs execve() and
- * write() (to report an error), which the allow-list allows.
+ * after it. The sandbox loads ready programs (seccomp_payload_programs_*()):
+ * libseccomp built and compiled them in the supervisor, before the fork, and
+ * exported them with seccomp_export_bpf(); the payload makes just the two
+ * seccomp(2) calls, then execve() and, on failure, write() to report it, all
+ * of which the allow-list allows. (seccomp_payload_filters_load(), libseccomp's
+ * own loading, does more around the second seccomp(2) call: compile the BPF,
+ * allocate and free memory, probe the kernel's API level with seccomp(2)
+ * again; all of it passes the argument filter, and after it only freeing
+ * memory (brk/munmap, allowed) is left.)
  *
  * The daemon's unit filter (SystemCallFilter=) sits under both and must
  * allow seccomp(2): otherwise libseccomp cannot detect the kernel's API level
- * and refuses SCMP_ACT_KILL_PROCESS (notes §5.2 pitfall 3).
+ * and refuses SCMP_ACT_KILL_PROCESS (notes §5.2 pitfall 3), and the payload
+ * could not load the programs either.
  *
  * Architectures: each filter holds the native architecture only, with
  * SCMP_FLTATR_ACT_BADARCH = KILL_PROCESS. On x86_64 this also kills x32 system
@@ -52,11 +57,19 @@
  */
 
 #include <errno.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "exec/seccomp-policy.h"
 
@@ -818,14 +831,156 @@ int seccomp_payload_filters_load(
         return 0;
 }
 
-int seccomp_load_payload_filter(char *error, size_t error_size) {
+/* Reads what seccomp_export_bpf() wrote into @fd as one program. */
+static int program_read(int fd, struct sock_fprog *ret) {
+        _cleanup_free_ struct sock_filter *insns = NULL;
+        struct stat st;
+        size_t size;
+
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (st.st_size <= 0 || (size_t) st.st_size % sizeof(struct sock_filter) != 0)
+                return -EBADMSG;
+        /* The kernel refuses longer programs (EINVAL); say why here. */
+        if ((size_t) st.st_size / sizeof(struct sock_filter) > BPF_MAXINSNS)
+                return -E2BIG;
+        size = (size_t) st.st_size;
+
+        insns = malloc(size);
+        if (!insns)
+                return -ENOMEM;
+        for (size_t done = 0; done < size;) {
+                ssize_t n = pread(fd, (char *) insns + done, size - done, (off_t) done);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (n == 0)
+                        return -EBADMSG;
+                done += (size_t) n;
+        }
+
+        *ret = (struct sock_fprog) {
+                .len = (unsigned short) (size / sizeof(struct sock_filter)),
+                .filter = TAKE_PTR(insns),
+        };
+        return 0;
+}
+
+/* libseccomp 2.5 exports to a file descriptor only (2.6 adds
+ * seccomp_export_bpf_mem()): a memfd keeps it in memory. */
+static int program_export(scmp_filter_ctx ctx, struct sock_fprog *ret) {
+        _cleanup_close_ int fd = -1;
+        int r;
+
+        fd = memfd_create("pyexecd-seccomp", MFD_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+
+        r = seccomp_export_bpf(ctx, fd);
+        if (r < 0)
+                return r;
+
+        return program_read(fd, ret);
+}
+
+void seccomp_payload_programs_done(SeccompPayloadPrograms *p) {
+        if (!p)
+                return;
+        free(p->arg.filter);
+        free(p->allow.filter);
+        *p = SECCOMP_PAYLOAD_PROGRAMS_NULL;
+}
+
+int seccomp_payload_programs_export(
+                scmp_filter_ctx arg_filter,
+                scmp_filter_ctx allow_filter,
+                char *error,
+                size_t error_size,
+                SeccompPayloadPrograms *ret) {
+
+        _cleanup_(seccomp_payload_programs_done) SeccompPayloadPrograms programs = SECCOMP_PAYLOAD_PROGRAMS_NULL;
+        int r;
+
+        if (!arg_filter || !allow_filter || !ret)
+                return error_set(error, error_size, -EINVAL, "No seccomp filters to export");
+
+        r = program_export(arg_filter, &programs.arg);
+        if (r < 0)
+                return error_set(error, error_size, r, "Failed to export the seccomp argument filter as BPF");
+
+        r = program_export(allow_filter, &programs.allow);
+        if (r < 0)
+                return error_set(error, error_size, r, "Failed to export the seccomp allow-list as BPF");
+
+        *ret = programs;
+        programs = SECCOMP_PAYLOAD_PROGRAMS_NULL;
+        return 0;
+}
+
+int seccomp_payload_programs_build(
+                int deny_errno,
+                char *error,
+                size_t error_size,
+                SeccompPayloadPrograms *ret) {
+
         _cleanup_(seccomp_releasep) scmp_filter_ctx arg_filter = NULL, allow_filter = NULL;
         int r;
 
-        r = seccomp_payload_filters_build(SCMP_ARCH_NATIVE, EPERM, error, error_size,
+        if (!ret)
+                return error_set(error, error_size, -EINVAL, "Nowhere to put the seccomp programs");
+
+        r = seccomp_payload_filters_build(SCMP_ARCH_NATIVE, deny_errno, error, error_size,
                                           &arg_filter, &allow_filter, NULL);
         if (r < 0)
                 return r;
 
-        return seccomp_payload_filters_load(arg_filter, allow_filter, error, error_size);
+        return seccomp_payload_programs_export(arg_filter, allow_filter, error, error_size, ret);
+}
+
+/* One program, as libseccomp 2.5's sys_filter_load() does it with no filter
+ * attributes set: seccomp(2) without flags (no TSYNC, LOG or SPEC_ALLOW), or
+ * prctl() where the kernel has no seccomp(2). Any other refusal of seccomp(2)
+ * (a parent filter's EPERM) stays a failure: the same program through
+ * another door would only hide a unit that lacks SystemCallFilter=seccomp.
+ * Raw system calls only; errno is left as the kernel set it. */
+static int program_load(const struct sock_fprog *prog) {
+        if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, prog) >= 0)
+                return 0;
+        if (errno != ENOSYS)
+                return negative_errno();
+        if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, prog, 0, 0) >= 0)
+                return 0;
+        return negative_errno();
+}
+
+int seccomp_payload_programs_load(const SeccompPayloadPrograms *p) {
+        int r;
+
+        if (!p || !p->arg.filter || p->arg.len == 0 || !p->allow.filter || p->allow.len == 0)
+                return -EINVAL;
+
+        /* The argument filter first: it allows seccomp(2), which the
+         * allow-list then needs; the allow-list refuses it, so it comes last.
+         * See the comment at the top. */
+        r = program_load(&p->arg);
+        if (r < 0)
+                return r;
+
+        return program_load(&p->allow);
+}
+
+int seccomp_load_payload_filter(char *error, size_t error_size) {
+        _cleanup_(seccomp_payload_programs_done) SeccompPayloadPrograms programs = SECCOMP_PAYLOAD_PROGRAMS_NULL;
+        int r;
+
+        r = seccomp_payload_programs_build(EPERM, error, error_size, &programs);
+        if (r < 0)
+                return r;
+
+        r = seccomp_payload_programs_load(&programs);
+        if (r < 0)
+                return error_set(error, error_size, r, "Failed to load the seccomp programs");
+        return 0;
 }

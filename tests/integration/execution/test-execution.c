@@ -61,6 +61,7 @@ struct Run {
         Run *partner;
 
         /* Filled by the hooks of some tests. */
+        char supervisor_ns[5][64];
         pid_t pids[64];
         size_t n_pids;
         uint64_t properties[4];
@@ -1033,6 +1034,29 @@ START_TEST(test_missing_python) {
 }
 END_TEST
 
+START_TEST(test_missing_supervisor) {
+        Run r;
+
+        /* The spawned child cannot execute the supervisor: it says so on the
+         * report pipe and exits (while it still shares the daemon's memory,
+         * CLONE_VM | CLONE_VFORK); the execution ends in an error, whether
+         * PID 1 still took its pid into a scope or not, and nothing ran. */
+        run_init(&r, "print('x')\n");
+        r.spec.sandbox_path = "/nonexistent/pyexecd-sandbox";
+        run_start_and_wait(&r);
+
+        ck_assert_ptr_nonnull(r.error);
+        ck_assert_msg(strstr(r.error, "could not execute the sandbox supervisor") ||
+                      strncmp(r.error, "could not create scope: ", 24) == 0, "error: %s", r.error);
+        ck_assert(!r.termination.have_status);
+        ck_assert_int_eq(r.state, EXEC_STATE_ERROR);
+        ck_assert_uint_eq(json_array_size(r.events), 0);
+
+        assert_common_end(&r);
+        run_done(&r);
+}
+END_TEST
+
 START_TEST(test_scope_refused) {
         Run r;
 
@@ -1236,6 +1260,79 @@ static void expected_root(char *buf, size_t size) {
         }
         snprintf(buf + n, size - n, "]");
 }
+
+/* The namespaces test_sandbox_namespaces() compares. */
+static const char *const namespace_types[] = { "mnt", "net", "ipc", "uts", "pid" };
+
+static void read_namespace(pid_t pid, const char *type, char *buf, size_t size) {
+        char path[64];
+        ssize_t n;
+
+        if (pid > 0)
+                snprintf(path, sizeof path, "/proc/%d/ns/%s", (int) pid, type);
+        else
+                snprintf(path, sizeof path, "/proc/self/ns/%s", type);
+        n = readlink(path, buf, size - 1);
+        ck_assert_msg(n > 0, "readlink(%s): %m", path);
+        buf[n] = 0;
+}
+
+/* At the release: where the supervisor is. */
+static void note_supervisor_namespaces(Run *r) {
+        pid_t pid = execution_get_supervisor_pid(r->execution);
+
+        for (size_t i = 0; i < ELEMENTSOF(namespace_types); i++)
+                read_namespace(pid, namespace_types[i], r->supervisor_ns[i], sizeof r->supervisor_ns[i]);
+}
+
+START_TEST(test_sandbox_namespaces) {
+        _cleanup_(json_decrefp) json_t *j = NULL;
+        Run r;
+
+        /* Wherever the sandbox makes its namespaces (the supervisor makes
+         * the network, IPC and UTS ones before its release, the init the
+         * mount namespace), the payload must be in none of the host's. */
+        run_init(&r,
+                 "import json, os\n"
+                 "print(json.dumps({t: os.readlink('/proc/self/ns/' + t)\n"
+                 "                  for t in ('mnt', 'net', 'ipc', 'uts', 'pid')}))\n");
+        r.on_started = note_supervisor_namespaces;
+        run_start_and_wait(&r);
+        assert_succeeded(&r);
+
+        j = stdout_json(&r);
+        for (size_t i = 0; i < ELEMENTSOF(namespace_types); i++) {
+                const char *type = namespace_types[i];
+                json_t *v = json_object_get(j, type);
+                char host[64], prefix[16];
+
+                read_namespace(0, type, host, sizeof host);
+                snprintf(prefix, sizeof prefix, "%s:[", type);
+                ck_assert_msg(json_is_string(v) && strncmp(json_string_value(v), prefix, strlen(prefix)) == 0,
+                              "%s namespace of the payload: %s", type, json_string_value(v) ?: "missing");
+                ck_assert_msg(strcmp(json_string_value(v), host) != 0, "the payload shares the host's %s namespace %s",
+                              type, host);
+        }
+
+        /* The supervisor keeps the host's mount namespace (it reads its
+         * scope's cgroup files there) and is itself in the host's PID
+         * namespace; it is the init that gets the new mount namespace. */
+        for (size_t i = 0; i < ELEMENTSOF(namespace_types); i++) {
+                char host[64];
+
+                if (strcmp(namespace_types[i], "mnt") != 0 && strcmp(namespace_types[i], "pid") != 0)
+                        continue;
+                read_namespace(0, namespace_types[i], host, sizeof host);
+                ck_assert_msg(strcmp(r.supervisor_ns[i], host) == 0, "the supervisor left the host's %s namespace",
+                              namespace_types[i]);
+        }
+        ck_assert_msg(strcmp(json_string_value(json_object_get(j, "mnt")), r.supervisor_ns[0]) != 0,
+                      "the payload shares the supervisor's mount namespace");
+
+        assert_common_end(&r);
+        run_done(&r);
+}
+END_TEST
 
 START_TEST(test_sandbox_filesystem) {
         _cleanup_(json_decrefp) json_t *j = NULL;
@@ -1668,11 +1765,13 @@ static Suite *execution_suite(void) {
         tcase_add_test(tc, test_huge_outputs_bounded);
         tcase_add_test(tc, test_endless_output_c01);
         tcase_add_test(tc, test_missing_python);
+        tcase_add_test(tc, test_missing_supervisor);
         tcase_add_test(tc, test_scope_refused);
         tcase_add_test(tc, test_free_while_running);
         tcase_add_test(tc, test_free_before_release);
         tcase_add_test(tc, test_parallel);
         tcase_add_test(tc, test_sandbox_identity);
+        tcase_add_test(tc, test_sandbox_namespaces);
         tcase_add_test(tc, test_sandbox_filesystem);
         tcase_add_test(tc, test_sandbox_network);
         tcase_add_test(tc, test_sandbox_rlimits);

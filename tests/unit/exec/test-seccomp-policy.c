@@ -8,6 +8,11 @@
  * loads the filters and probes them with raw system calls, or execs
  * /usr/bin/python3 -I under them. Needs root (exit 77, "skipped", otherwise).
  *
+ * As in the sandbox, the BPF programs are built (and exported from
+ * libseccomp) in the test process, before the two forks, and the grandchild
+ * only loads them; libseccomp's own loading and the one-process
+ * seccomp_load_payload_filter() are tested too.
+ *
  * Most probes pass invalid arguments (-1 everywhere): should the filter let a
  * call through, the kernel rejects it without side effects, and the errno
  * differs from the filter's. The "probe" filter even denies with errno 4000,
@@ -71,15 +76,21 @@ static bool streq(const char *a, const char *b) {
 #define EXIT_EXEC 126
 
 typedef enum FilterKind {
-        FILTER_NONE,            /* control runs */
-        FILTER_PAYLOAD,         /* seccomp_load_payload_filter(): denials are EPERM */
-        FILTER_PROBE,           /* the same policy with denials as PROBE_ERRNO */
+        FILTER_NONE,                    /* control runs */
+        FILTER_PAYLOAD,                 /* the sandbox's way: programs built before the forks
+                                         * (seccomp_payload_programs_build(), EPERM), loaded in
+                                         * the grandchild (seccomp_payload_programs_load()) */
+        FILTER_PROBE,                   /* the same with denials as PROBE_ERRNO */
+        FILTER_PROBE_LIBSECCOMP,        /* libseccomp's own loading in the grandchild:
+                                         * seccomp_payload_filters_build() + _load(), PROBE_ERRNO */
+        FILTER_IN_PROCESS,              /* seccomp_load_payload_filter() in the grandchild */
 } FilterKind;
 
 /* Runs under the filter; returns the child's exit code. Must not use ck_assert. */
 typedef int (*ChildFunc)(const void *userdata);
 
-static int load_filter(FilterKind kind) {
+/* In the grandchild: loads what @kind says; @programs were built before the forks. */
+static int load_filter(FilterKind kind, const SeccompPayloadPrograms *programs) {
         _cleanup_(seccomp_releasep) scmp_filter_ctx arg_filter = NULL, allow_filter = NULL;
         char error[256] = "";
         int r = 0;
@@ -88,13 +99,19 @@ static int load_filter(FilterKind kind) {
         case FILTER_NONE:
                 return 0;
         case FILTER_PAYLOAD:
-                r = seccomp_load_payload_filter(error, sizeof error);
-                break;
         case FILTER_PROBE:
+                r = seccomp_payload_programs_load(programs);
+                if (r < 0)
+                        (void) snprintf(error, sizeof error, "seccomp_payload_programs_load(): %s", strerror(-r));
+                break;
+        case FILTER_PROBE_LIBSECCOMP:
                 r = seccomp_payload_filters_build(SCMP_ARCH_NATIVE, PROBE_ERRNO, error, sizeof error,
                                                   &arg_filter, &allow_filter, NULL);
                 if (r >= 0)
                         r = seccomp_payload_filters_load(arg_filter, allow_filter, error, sizeof error);
+                break;
+        case FILTER_IN_PROCESS:
+                r = seccomp_load_payload_filter(error, sizeof error);
                 break;
         }
         if (r < 0)
@@ -102,13 +119,30 @@ static int load_filter(FilterKind kind) {
         return r;
 }
 
+/* In the test process, before any fork: the programs @kind loads, if any. */
+static void build_programs(FilterKind kind, SeccompPayloadPrograms *ret) {
+        char error[256] = "";
+        int r;
+
+        *ret = SECCOMP_PAYLOAD_PROGRAMS_NULL;
+        if (kind != FILTER_PAYLOAD && kind != FILTER_PROBE)
+                return;
+
+        r = seccomp_payload_programs_build(kind == FILTER_PROBE ? PROBE_ERRNO : EPERM, error, sizeof error, ret);
+        ck_assert_msg(r == 0, "building the programs: %s (%i)", error, r);
+}
+
 /* Forks C, which enters new namespaces and forks G, PID 1 of the new PID
  * namespace; G switches to @uid (unless 0), loads the filter and runs @func.
  * Returns G's exit code, or 128 + the signal that killed it, as a shell
  * would. */
 static int run_filtered_as(uid_t uid, FilterKind kind, ChildFunc func, const void *userdata) {
+        _cleanup_(seccomp_payload_programs_done) SeccompPayloadPrograms programs = SECCOMP_PAYLOAD_PROGRAMS_NULL;
         pid_t test = getpid(), pid;
         int status;
+
+        /* As the supervisor does, before it forks the init. */
+        build_programs(kind, &programs);
 
         pid = fork();
         ck_assert_int_ge(pid, 0);
@@ -143,7 +177,7 @@ static int run_filtered_as(uid_t uid, FilterKind kind, ChildFunc func, const voi
                                 _exit(EXIT_SETUP);
                         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                                 _exit(EXIT_SETUP);
-                        if (load_filter(kind) < 0)
+                        if (load_filter(kind, &programs) < 0)
                                 _exit(EXIT_SETUP);
                         _exit(func(userdata));
                 }
@@ -392,6 +426,111 @@ START_TEST(test_build_rejects_bad_errno) {
 }
 END_TEST
 
+/* ---- the ready BPF programs ---------------------------------------------- */
+
+static bool program_returns(const struct sock_fprog *prog, uint32_t value) {
+        for (unsigned i = 0; i < prog->len; i++)
+                if (prog->filter[i].code == (BPF_RET | BPF_K) && prog->filter[i].k == value)
+                        return true;
+        return false;
+}
+
+static void check_program(const struct sock_fprog *prog, const char *name) {
+        ck_assert_msg(prog->filter && prog->len > 0, "%s: empty", name);
+        ck_assert_msg(prog->len <= BPF_MAXINSNS, "%s: %u instructions", name, prog->len);
+        /* Every filter starts with the architecture check. */
+        ck_assert_msg(prog->filter[0].code == (BPF_LD | BPF_W | BPF_ABS) &&
+                      prog->filter[0].k == offsetof(struct seccomp_data, arch),
+                      "%s does not load the architecture first", name);
+        ck_assert_msg(program_returns(prog, SECCOMP_RET_KILL_PROCESS), "%s never kills (bad arch)", name);
+        ck_assert_msg(program_returns(prog, SECCOMP_RET_ALLOW), "%s never allows", name);
+}
+
+START_TEST(test_programs_shape) {
+        _cleanup_(seccomp_payload_programs_done) SeccompPayloadPrograms eperm = SECCOMP_PAYLOAD_PROGRAMS_NULL,
+                                                                       probe = SECCOMP_PAYLOAD_PROGRAMS_NULL;
+        char error[256] = "";
+
+        ck_assert_int_eq(seccomp_payload_programs_build(EPERM, error, sizeof error, &eperm), 0);
+        check_program(&eperm.arg, "argument filter");
+        check_program(&eperm.allow, "allow-list");
+
+        /* The argument filter allows by default and denies with EPERM; the
+         * allow-list answers ENOSYS by default and EPERM for the denials. */
+        ck_assert(program_returns(&eperm.arg, SECCOMP_RET_ERRNO | EPERM));
+        ck_assert(!program_returns(&eperm.arg, SECCOMP_RET_ERRNO | ENOSYS));
+        ck_assert(program_returns(&eperm.allow, SECCOMP_RET_ERRNO | EPERM));
+        ck_assert(program_returns(&eperm.allow, SECCOMP_RET_ERRNO | ENOSYS));
+        /* The binary tree keeps the allow-list far below the kernel's limit. */
+        ck_assert_uint_lt(eperm.allow.len, BPF_MAXINSNS / 2);
+
+        ck_assert_int_eq(seccomp_payload_programs_build(PROBE_ERRNO, error, sizeof error, &probe), 0);
+        ck_assert(program_returns(&probe.arg, SECCOMP_RET_ERRNO | PROBE_ERRNO));
+        ck_assert(program_returns(&probe.allow, SECCOMP_RET_ERRNO | PROBE_ERRNO));
+        ck_assert(!program_returns(&probe.arg, SECCOMP_RET_ERRNO | EPERM));
+        ck_assert(!program_returns(&probe.allow, SECCOMP_RET_ERRNO | EPERM));
+
+        /* Done frees and resets; twice is harmless. */
+        seccomp_payload_programs_done(&probe);
+        ck_assert_ptr_null(probe.arg.filter);
+        ck_assert_ptr_null(probe.allow.filter);
+        ck_assert_uint_eq(probe.arg.len + probe.allow.len, 0);
+        seccomp_payload_programs_done(&probe);
+        seccomp_payload_programs_done(NULL);
+
+        ck_assert_int_eq(seccomp_payload_programs_build(ENOSYS, error, sizeof error, &probe), -EINVAL);
+        ck_assert_ptr_null(probe.arg.filter);
+}
+END_TEST
+
+/* What libseccomp itself generates for the filters (seccomp_load() hands the
+ * kernel the same program that seccomp_export_bpf() writes). */
+static void libseccomp_program(scmp_filter_ctx ctx, struct sock_filter **ret, size_t *ret_len) {
+        _cleanup_close_ int fd = -1;
+        struct sock_filter *insns;
+        off_t end;
+
+        fd = memfd_create("bpf", MFD_CLOEXEC);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(seccomp_export_bpf(ctx, fd), 0);
+        end = lseek(fd, 0, SEEK_END);
+        ck_assert_int_gt(end, 0);
+        ck_assert_int_eq(end % sizeof(struct sock_filter), 0);
+        insns = malloc(end);
+        ck_assert_ptr_nonnull(insns);
+        ck_assert_int_eq(pread(fd, insns, end, 0), end);
+        *ret = insns;
+        *ret_len = end / sizeof(struct sock_filter);
+}
+
+START_TEST(test_programs_match_libseccomp) {
+        _cleanup_(seccomp_payload_programs_done) SeccompPayloadPrograms programs = SECCOMP_PAYLOAD_PROGRAMS_NULL;
+        _cleanup_(seccomp_releasep) scmp_filter_ctx arg_filter = NULL, allow_filter = NULL;
+        _cleanup_free_ struct sock_filter *arg = NULL, *allow = NULL;
+        size_t n_arg, n_allow;
+        char error[256] = "";
+
+        ck_assert_int_eq(seccomp_payload_programs_build(EPERM, error, sizeof error, &programs), 0);
+        ck_assert_int_eq(seccomp_payload_filters_build(SCMP_ARCH_NATIVE, EPERM, error, sizeof error,
+                                                       &arg_filter, &allow_filter, NULL), 0);
+        libseccomp_program(arg_filter, &arg, &n_arg);
+        libseccomp_program(allow_filter, &allow, &n_allow);
+
+        /* Every instruction read back, nothing added or lost. */
+        ck_assert_uint_eq(programs.arg.len, n_arg);
+        ck_assert_uint_eq(programs.allow.len, n_allow);
+        ck_assert(memcmp(programs.arg.filter, arg, n_arg * sizeof(struct sock_filter)) == 0);
+        ck_assert(memcmp(programs.allow.filter, allow, n_allow * sizeof(struct sock_filter)) == 0);
+
+        /* The exported filters stay the caller's, and export again. */
+        seccomp_payload_programs_done(&programs);
+        ck_assert_int_eq(seccomp_payload_programs_export(arg_filter, allow_filter, error, sizeof error, &programs), 0);
+        ck_assert_uint_eq(programs.allow.len, n_allow);
+        ck_assert_int_eq(seccomp_payload_programs_export(NULL, allow_filter, error, sizeof error, &programs), -EINVAL);
+        ck_assert_uint_eq(programs.allow.len, n_allow);         /* untouched on failure */
+}
+END_TEST
+
 /* ---- every unconditional denial of the table --------------------------- */
 
 static int child_table_denials(const void *userdata) {
@@ -439,6 +578,13 @@ START_TEST(test_table_denials_eperm) {
         int expected = EPERM;
 
         ck_assert_int_eq(run_filtered(FILTER_PAYLOAD, child_table_denials, &expected), 0);
+}
+END_TEST
+
+START_TEST(test_table_denials_libseccomp) {
+        int expected = PROBE_ERRNO;
+
+        ck_assert_int_eq(run_filtered(FILTER_PROBE_LIBSECCOMP, child_table_denials, &expected), 0);
 }
 END_TEST
 
@@ -556,6 +702,20 @@ START_TEST(test_arguments_eperm) {
 }
 END_TEST
 
+START_TEST(test_arguments_libseccomp) {
+        int deny = PROBE_ERRNO;
+
+        ck_assert_int_eq(run_filtered(FILTER_PROBE_LIBSECCOMP, child_arguments, &deny), 0);
+}
+END_TEST
+
+START_TEST(test_arguments_in_process) {
+        int deny = EPERM;
+
+        ck_assert_int_eq(run_filtered(FILTER_IN_PROCESS, child_arguments, &deny), 0);
+}
+END_TEST
+
 /* ---- calls the table does not name -------------------------------------- */
 
 #ifndef SYS_memfd_secret
@@ -627,6 +787,103 @@ static int child_parent_denies_seccomp(const void *userdata) {
 
 START_TEST(test_parent_denies_seccomp) {
         ck_assert_int_eq(run_filtered(FILTER_NONE, child_parent_denies_seccomp, NULL), 0);
+}
+END_TEST
+
+/* A raw parent filter that answers seccomp(2) with @error, allowing the rest
+ * (prctl(PR_SET_SECCOMP) included). */
+static int load_parent_filter(int error) {
+        struct sock_filter insns[] = {
+                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_seccomp, 0, 1),
+                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (uint32_t) error),
+                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        };
+        struct sock_fprog prog = { .len = ELEMENTSOF(insns), .filter = insns };
+
+        return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
+/* Ready programs (built before the forks, where seccomp(2) works) under a
+ * parent that refuses seccomp(2) with EPERM: a loud failure, nothing
+ * loaded, never the same programs through prctl(). */
+static int child_programs_parent_eperm(const void *userdata) {
+        const SeccompPayloadPrograms *programs = userdata;
+        unsigned failures = 0;
+        int r;
+
+        if (load_parent_filter(EPERM) < 0)
+                return EXIT_SETUP;
+
+        r = seccomp_payload_programs_load(programs);
+        if (r != -EPERM) {
+                fprintf(stderr, "FAIL: loading under a parent that denies seccomp(2) gave %i\n", r);
+                failures++;
+        }
+        /* Only the parent filter: ptrace reaches the kernel, which finds no such process. */
+        EXPECT_ERRNO(&failures, ESRCH, syscall(SYS_ptrace, PTRACE_PEEKDATA, 0x7fffffffL, 0L, 0L));
+        return failures > 0;
+}
+
+/* Where seccomp(2) answers ENOSYS (a kernel without it) the programs go in
+ * with prctl(PR_SET_SECCOMP), as libseccomp does it: both of them. */
+static int child_programs_parent_enosys(const void *userdata) {
+        const SeccompPayloadPrograms *programs = userdata;
+        unsigned failures = 0;
+        int r;
+
+        if (load_parent_filter(ENOSYS) < 0)
+                return EXIT_SETUP;
+
+        r = seccomp_payload_programs_load(programs);
+        if (r != 0) {
+                fprintf(stderr, "FAIL: the prctl() fallback gave %i\n", r);
+                failures++;
+        }
+        /* The allow-list's denial, and the argument filter's. */
+        EXPECT_ERRNO(&failures, EPERM, syscall(SYS_ptrace, PTRACE_PEEKDATA, 0x7fffffffL, 0L, 0L));
+        EXPECT_ERRNO(&failures, EPERM, ioctl(-1, TIOCSTI, "x"));
+        return failures > 0;
+}
+
+/* Incomplete programs load nothing. */
+static int child_programs_invalid(const void *userdata) {
+        const SeccompPayloadPrograms *programs = userdata;
+        SeccompPayloadPrograms half = { .arg = programs->arg };
+        SeccompPayloadPrograms empty = SECCOMP_PAYLOAD_PROGRAMS_NULL;
+        unsigned failures = 0;
+
+        if (seccomp_payload_programs_load(NULL) != -EINVAL ||
+            seccomp_payload_programs_load(&empty) != -EINVAL ||
+            seccomp_payload_programs_load(&half) != -EINVAL) {
+                fprintf(stderr, "FAIL: incomplete programs were not refused\n");
+                failures++;
+        }
+        if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) != 0) {
+                fprintf(stderr, "FAIL: a filter was loaded from incomplete programs\n");
+                failures++;
+        }
+        /* The real ones then load, and the second filter is in place last:
+         * seccomp(2) itself is gone. */
+        EXPECT_OK(&failures, seccomp_payload_programs_load(programs) == 0 ? 0 : -1);
+        EXPECT_ERRNO(&failures, ENOSYS, syscall(SYS_seccomp, 1L /* SECCOMP_SET_MODE_FILTER */, 0L, NULL));
+        return failures > 0;
+}
+
+START_TEST(test_programs_parent_denies_seccomp) {
+        _cleanup_(seccomp_payload_programs_done) SeccompPayloadPrograms programs = SECCOMP_PAYLOAD_PROGRAMS_NULL;
+
+        build_programs(FILTER_PAYLOAD, &programs);
+        ck_assert_int_eq(run_filtered(FILTER_NONE, child_programs_parent_eperm, &programs), 0);
+        ck_assert_int_eq(run_filtered(FILTER_NONE, child_programs_parent_enosys, &programs), 0);
+}
+END_TEST
+
+START_TEST(test_programs_invalid) {
+        _cleanup_(seccomp_payload_programs_done) SeccompPayloadPrograms programs = SECCOMP_PAYLOAD_PROGRAMS_NULL;
+
+        build_programs(FILTER_PAYLOAD, &programs);
+        ck_assert_int_eq(run_filtered(FILTER_NONE, child_programs_invalid, &programs), 0);
 }
 END_TEST
 
@@ -905,14 +1162,21 @@ static Suite *seccomp_policy_suite(void) {
         tcase_add_test(tc_table, test_table_covers_issue);
         tcase_add_test(tc_table, test_build_every_arch);
         tcase_add_test(tc_table, test_build_rejects_bad_errno);
+        tcase_add_test(tc_table, test_programs_shape);
+        tcase_add_test(tc_table, test_programs_match_libseccomp);
         suite_add_tcase(s, tc_table);
 
         tcase_add_test(tc_filter, test_table_denials_probe);
         tcase_add_test(tc_filter, test_table_denials_eperm);
+        tcase_add_test(tc_filter, test_table_denials_libseccomp);
         tcase_add_test(tc_filter, test_arguments_probe);
         tcase_add_test(tc_filter, test_arguments_eperm);
+        tcase_add_test(tc_filter, test_arguments_libseccomp);
+        tcase_add_test(tc_filter, test_arguments_in_process);
         tcase_add_test(tc_filter, test_unlisted_enosys);
         tcase_add_test(tc_filter, test_parent_denies_seccomp);
+        tcase_add_test(tc_filter, test_programs_parent_denies_seccomp);
+        tcase_add_test(tc_filter, test_programs_invalid);
         tcase_add_test(tc_filter, test_x32_killed);
         tcase_add_test(tc_filter, test_i386_killed);
         suite_add_tcase(s, tc_filter);
