@@ -251,12 +251,38 @@ fail:
         http_request_unref(req);
 }
 
+/* The caller may see it: read the first batch. */
+static void stream_on_visible(Manager *m, const OpsResult *res, void *userdata) {
+        StreamStart *st = userdata;
+        Subscription *sub = st->sub;
+        int r;
+
+        if (res->status != OPS_OK) {
+                api_respond_ops_error(st->request, res);
+                goto fail;
+        }
+
+        r = redis_store_read_events(m->store, sub->id, sub->cursor, STREAM_BATCH, stream_on_first_events, st);
+        if (r < 0) {
+                (void) http_request_respond_error(st->request, 503, "unavailable", "Redis at %s is unreachable: %s",
+                                                  m->config.redis_address,
+                                                  redis_store_last_error(m->store) ?: strerror(-r));
+                goto fail;
+        }
+        return;
+
+fail:
+        http_request_unref(st->request);
+        subscription_free(sub);
+        free(st);
+}
+
 void api_stream(HttpRequest *req, const char *id, void *userdata) {
         Manager *m = userdata;
+        _cleanup_(caller_done) Caller caller = CALLER_INIT;
         Subscription *sub;
         StreamStart *st;
         const char *last;
-        int r;
 
         if (strcmp(http_request_get_method(req), "HEAD") == 0) {
                 /* An event stream has no length and no end to describe. */
@@ -265,6 +291,9 @@ void api_stream(HttpRequest *req, const char *id, void *userdata) {
                                                           "HEAD is not supported on event streams; use GET.");
                 return;
         }
+
+        if (!api_get_caller(m, req, &caller))
+                return;
 
         if (!exec_id_is_valid(id)) {
                 (void) http_request_respond_error(req, 404, "not_found", "No execution with id \"%s\".", id);
@@ -277,9 +306,6 @@ void api_stream(HttpRequest *req, const char *id, void *userdata) {
                                                   "Last-Event-ID \"%s\" is not an event id of this service.", last);
                 return;
         }
-
-        if (!api_require_store(m, req, api_stream, id))
-                return;
 
         sub = calloc(1, sizeof(*sub));
         st = calloc(1, sizeof(*st));
@@ -294,13 +320,8 @@ void api_stream(HttpRequest *req, const char *id, void *userdata) {
         st->sub = sub;
         st->request = http_request_ref(req);
 
-        r = redis_store_read_events(m->store, id, sub->cursor, STREAM_BATCH, stream_on_first_events, st);
-        if (r < 0) {
-                (void) http_request_respond_error(req, 503, "unavailable", "Redis request failed: %s", strerror(-r));
-                http_request_unref(st->request);
-                subscription_free(sub);
-                free(st);
-        }
+        /* Somebody else's execution is "not found", like an unknown one. */
+        ops_get(m, &caller, id, 0, stream_on_visible, st);
 }
 
 void manager_abort_subscriptions(Manager *m) {

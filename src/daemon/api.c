@@ -2,8 +2,9 @@
 
 /*
  * The HTTP API (DESIGN.md "HTTP API"), base /api/v1/execution. Handlers
- * answer at once or from a Redis / D-Bus callback; every asynchronous step
- * carries an ApiCall holding a reference on its HttpRequest.
+ * identify the caller (api_get_caller()), hand the request to the shared
+ * operations (ops.h), which authorise it, and turn the result into an
+ * answer; every asynchronous step holds a reference on its HttpRequest.
  */
 
 #include <errno.h>
@@ -20,15 +21,10 @@
 #include "shared/time-util.h"
 
 #define API_BASE "/api/v1/execution"
-/* A cancel races with the queue: a queued execution may be taken between
- * our read and our write. Retry that many times. */
-#define CANCEL_ATTEMPTS 3
 
 typedef struct ApiCall {
         Manager *manager;
         HttpRequest *request;
-        char id[EXEC_ID_LEN + 1];
-        unsigned attempts;
 
         /* POST /initialize */
         int redis_result;
@@ -39,7 +35,7 @@ typedef struct ApiCall {
         int python_result;
 } ApiCall;
 
-static ApiCall *api_call_new(Manager *m, HttpRequest *req, const char *id) {
+static ApiCall *api_call_new(Manager *m, HttpRequest *req) {
         ApiCall *c;
 
         c = calloc(1, sizeof(*c));
@@ -49,8 +45,6 @@ static ApiCall *api_call_new(Manager *m, HttpRequest *req, const char *id) {
         }
         c->manager = m;
         c->request = http_request_ref(req);
-        if (id)
-                (void) snprintf(c->id, sizeof(c->id), "%s", id);
         return c;
 }
 
@@ -66,69 +60,6 @@ static void api_call_free(ApiCall *c) {
 }
 DEFINE_TRIVIAL_CLEANUP_FUNC(ApiCall *, api_call_free);
 
-typedef struct StoreWait {
-        Manager *manager;
-        HttpRequest *request;
-        http_handler_t handler;
-        char *arg;
-} StoreWait;
-
-static void api_on_store_attempt(RedisStore *s, int r, void *userdata) {
-        StoreWait *w = userdata;
-
-        /* Run the handler again: now connected, or it answers 503. */
-        w->handler(w->request, w->arg, w->manager);
-        http_request_unref(w->request);
-        free(w->arg);
-        free(w);
-}
-
-/*
- * True when Redis is there. Otherwise the request is answered 503 — unless a
- * connection attempt is under way (right after start-up, when the first
- * request is what started us, or while reconnecting): then @handler runs
- * again for @req once the attempt ended. Returns false in both cases.
- */
-bool api_require_store(Manager *m, HttpRequest *req, http_handler_t handler, const char *arg) {
-        StoreWait *w;
-
-        if (redis_store_is_connected(m->store))
-                return true;
-
-        if (redis_store_is_connecting(m->store)) {
-                w = calloc(1, sizeof(*w));
-                if (w && (!arg || (w->arg = strdup(arg)))) {
-                        w->manager = m;
-                        w->handler = handler;
-                        w->request = http_request_ref(req);
-                        if (redis_store_wait_attempt(m->store, api_on_store_attempt, w) >= 0)
-                                return false;
-                        http_request_unref(w->request);
-                }
-                if (w)
-                        free(w->arg);
-                free(w);
-        }
-
-        (void) http_request_respond_error(req, 503, "unavailable", "Redis at %s is unreachable: %s",
-                                          m->config.redis_address,
-                                          redis_store_last_error(m->store) ?: "not connected yet");
-        return false;
-}
-
-static void api_respond_store_error(Manager *m, HttpRequest *req, int r) {
-        if (store_error_is_transient(r))
-                (void) http_request_respond_error(req, 503, "unavailable", "Redis at %s is unreachable: %s",
-                                                  m->config.redis_address,
-                                                  redis_store_last_error(m->store) ?: strerror(-r));
-        else
-                (void) http_request_respond_error(req, 500, "internal", "Redis request failed: %s", strerror(-r));
-}
-
-static void api_respond_not_found(HttpRequest *req, const char *id) {
-        (void) http_request_respond_error(req, 404, "not_found", "No execution with id \"%s\".", id);
-}
-
 static void api_respond_body(HttpRequest *req, unsigned status, json_t *body, const char *const *headers) {
         if (!body)
                 (void) http_request_respond_error(req, 500, "internal", "Out of memory.");
@@ -136,52 +67,116 @@ static void api_respond_body(HttpRequest *req, unsigned status, json_t *body, co
                 (void) http_request_respond_json(req, status, body, headers);
 }
 
+void api_respond_ops_error(HttpRequest *req, const OpsResult *res) {
+        const char *retry[] = { "Retry-After", "1", NULL };
+
+        (void) http_request_respond_error_headers(req, ops_status_to_http_status(res->status),
+                                                  ops_status_to_http_code(res->status),
+                                                  res->status == OPS_QUEUE_FULL ? retry : NULL, "%s",
+                                                  res->message ?: "The request failed.");
+}
+
+/* Compares in time that depends on the length of @secret only, never on
+ * where @given differs from it. */
+static bool token_equal(const char *given, const char *secret) {
+        size_t n_given = strlen(given), n_secret = strlen(secret);
+        unsigned char d = n_given != n_secret;
+
+        for (size_t i = 0; i < n_secret; i++)
+                d |= (unsigned char) (i < n_given ? given[i] : 0) ^ (unsigned char) secret[i];
+        return d == 0;
+}
+
+static void api_respond_unauthorized(HttpRequest *req, const char *challenge, const char *message) {
+        const char *headers[] = { "WWW-Authenticate", challenge, NULL };
+
+        (void) http_request_respond_error_headers(req, 401, "unauthorized", headers, "%s", message);
+}
+
+bool api_get_caller(Manager *m, HttpRequest *req, Caller *ret) {
+        const char *token;
+        uid_t uid;
+        pid_t pid;
+        int r;
+
+        *ret = (Caller) CALLER_INIT;
+
+        r = http_request_get_peer_creds(req, &uid, &pid);
+        if (r >= 0) {
+                ret->kind = CALLER_UNIX;
+                ret->uid = uid;
+                ret->pid = pid;
+                /* polkit tells this process from a later one with the same
+                 * pid by its start time: read it now. Root needs no polkit. */
+                if (uid != 0) {
+                        r = polkit_process_start_time(pid, &ret->start_time);
+                        if (r < 0)
+                                log_debug_errno(r, "Cannot read the start time of HTTP client pid %d: %m", (int) pid);
+                }
+                return true;
+        }
+        if (r != -ENODATA) {
+                (void) http_request_respond_error(req, 500, "internal", "Cannot identify the client: %s", strerror(-r));
+                return false;
+        }
+
+        /* TCP: whoever has the token. */
+        if (!m->http_token) {
+                api_respond_unauthorized(req, "Bearer realm=\"pyexecd\"",
+                                         "This listener requires a bearer token, and none is configured "
+                                         "(systemd credential \"http-token\", see pyexecd(8)).");
+                return false;
+        }
+        token = http_request_get_bearer_token(req);
+        if (!token) {
+                api_respond_unauthorized(req, "Bearer realm=\"pyexecd\"",
+                                         "A bearer token is required: send \"Authorization: Bearer <token>\".");
+                return false;
+        }
+        if (!token_equal(token, m->http_token)) {
+                api_respond_unauthorized(req, "Bearer realm=\"pyexecd\", error=\"invalid_token\"",
+                                         "The bearer token is not valid.");
+                return false;
+        }
+        ret->kind = CALLER_TOKEN;
+        return true;
+}
+
 /* POST /execute */
 
-static void api_on_submitted(RedisStore *s, int r, uint64_t queue_position, void *userdata) {
-        _cleanup_(api_call_freep) ApiCall *c = userdata;
-        Manager *m = c->manager;
+static void api_on_executed(Manager *m, const OpsResult *res, void *userdata) {
+        _cleanup_(http_request_unrefp) HttpRequest *req = userdata;
         _cleanup_(json_decrefp) json_t *body = NULL;
         char status[128], stream[128], cancel[128];
 
-        if (r == -EBUSY) {
-                const char *headers[] = { "Retry-After", "1", NULL };
-                (void) http_request_respond_error_headers(c->request, 429, "queue_full", headers,
-                                                          "The queue is full: %u executions wait (MaxQueued=).",
-                                                          m->config.max_queued);
-                return;
-        }
-        if (r < 0) {
-                api_respond_store_error(m, c->request, r);
+        if (res->status != OPS_OK) {
+                api_respond_ops_error(req, res);
                 return;
         }
 
-        (void) snprintf(status, sizeof(status), API_BASE "/status/%s", c->id);
-        (void) snprintf(stream, sizeof(stream), API_BASE "/stream/%s", c->id);
-        (void) snprintf(cancel, sizeof(cancel), API_BASE "/cancel/%s", c->id);
+        (void) snprintf(status, sizeof(status), API_BASE "/status/%s", res->id);
+        (void) snprintf(stream, sizeof(stream), API_BASE "/stream/%s", res->id);
+        (void) snprintf(cancel, sizeof(cancel), API_BASE "/cancel/%s", res->id);
         body = json_pack("{s:s,s:s,s:I,s:{s:s,s:s,s:s}}",
-                         "execution_id", c->id,
+                         "execution_id", res->id,
                          "status", "queued",
-                         "queue_position", (json_int_t) queue_position,
+                         "queue_position", (json_int_t) res->queue_position,
                          "links", "status", status, "stream", stream, "cancel", cancel);
         const char *headers[] = { "Location", status, NULL };
-        api_respond_body(c->request, 202, body, headers);
-        log_debug("Execution %s queued at position %" PRIu64 ".", c->id, queue_position);
-
-        manager_notify(m, c->id);
-        manager_claim(m);
+        api_respond_body(req, 202, body, headers);
 }
 
 static void api_execute(HttpRequest *req, const char *arg, void *userdata) {
         Manager *m = userdata;
         _cleanup_(exec_request_done) ExecRequest er = {};
-        _cleanup_(exec_record_done) ExecRecord rec = EXEC_RECORD_INIT;
+        _cleanup_(caller_done) Caller caller = CALLER_INIT;
         _cleanup_free_ char *message = NULL;
         const char *body;
         size_t size;
-        ApiCall *c;
-        uid_t uid;
         int r;
+
+        if (!api_get_caller(m, req, &caller))
+                return;
 
         body = http_request_get_body(req, &size);
         r = exec_request_parse(body, size, &m->config.limits_default, &m->config.limits_max, &er, &message);
@@ -198,256 +193,84 @@ static void api_execute(HttpRequest *req, const char *arg, void *userdata) {
                 return;
         }
 
-        if (!api_require_store(m, req, api_execute, arg))
-                return;
-
-        r = exec_id_new(rec.id);
-        if (r < 0) {
-                (void) http_request_respond_error(req, 500, "internal", "Failed to make an id: %s", strerror(-r));
-                return;
-        }
-        rec.state = EXEC_STATE_QUEUED;
-        rec.cell_id = TAKE_PTR(er.cell_id);
-        rec.notebook_id = TAKE_PTR(er.notebook_id);
-        rec.has_execution_count = er.has_execution_count;
-        rec.execution_count = er.execution_count;
-        rec.created_usec = now_usec(CLOCK_REALTIME);
-        rec.limits = er.limits;
-        rec.has_stdin = er.stdin_data != NULL;
-        if (http_request_get_peer_creds(req, &uid, NULL) >= 0)
-                rec.owner_uid = uid;
-
-        c = api_call_new(m, req, rec.id);
-        if (!c)
-                return;
-
-        r = redis_store_submit(m->store, &rec, er.code, er.code_size, er.stdin_data, er.stdin_size,
-                               m->config.max_queued, api_on_submitted, c);
-        if (r < 0) {
-                api_respond_store_error(m, req, r);
-                api_call_free(c);
-        }
+        ops_execute(m, &caller, &er, api_on_executed, http_request_ref(req));
 }
 
 /* GET /status/{id} */
 
-static void api_on_status(RedisStore *s, int r, const ExecRecord *rec, json_t *outputs, void *userdata) {
-        _cleanup_(api_call_freep) ApiCall *c = userdata;
+static void api_on_status(Manager *m, const OpsResult *res, void *userdata) {
+        _cleanup_(http_request_unrefp) HttpRequest *req = userdata;
+        _cleanup_(json_decrefp) json_t *body = NULL;
 
-        if (r == -ENOENT)
-                api_respond_not_found(c->request, c->id);
-        else if (r < 0)
-                api_respond_store_error(c->manager, c->request, r);
-        else {
-                _cleanup_(json_decrefp) json_t *body = exec_record_to_status_json(rec, outputs);
-                api_respond_body(c->request, 200, body, NULL);
+        if (res->status != OPS_OK) {
+                api_respond_ops_error(req, res);
+                return;
         }
+        body = exec_record_to_status_json(res->record, res->outputs);
+        api_respond_body(req, 200, body, NULL);
 }
 
 static void api_status(HttpRequest *req, const char *id, void *userdata) {
         Manager *m = userdata;
-        ApiCall *c;
-        int r;
+        _cleanup_(caller_done) Caller caller = CALLER_INIT;
 
-        if (!exec_id_is_valid(id)) {
-                api_respond_not_found(req, id);
+        if (!api_get_caller(m, req, &caller))
                 return;
-        }
-        if (!api_require_store(m, req, api_status, id))
-                return;
-
-        c = api_call_new(m, req, id);
-        if (!c)
-                return;
-        r = redis_store_get(m->store, id, api_on_status, c);
-        if (r < 0) {
-                api_respond_store_error(m, req, r);
-                api_call_free(c);
-        }
+        ops_get(m, &caller, id, OPS_GET_OUTPUTS, api_on_status, http_request_ref(req));
 }
 
 /* DELETE /cancel/{id} */
 
-static void api_cancel_start(ApiCall *c);
+static void api_on_cancelled(Manager *m, const OpsResult *res, void *userdata) {
+        _cleanup_(http_request_unrefp) HttpRequest *req = userdata;
+        _cleanup_(json_decrefp) json_t *body = NULL;
 
-static void api_respond_cancelled(ApiCall *c) {
-        _cleanup_(json_decrefp) json_t *body = json_pack("{s:s,s:s}", "execution_id", c->id, "status", "cancelled");
-        api_respond_body(c->request, 200, body, NULL);
-}
-
-static void api_on_cancel_stored(RedisStore *s, int r, void *userdata) {
-        ApiCall *c = userdata;
-
-        if (r == -EBUSY && ++c->attempts < CANCEL_ATTEMPTS) {
-                /* Taken from the queue meanwhile: look again. */
-                api_cancel_start(c);
+        if (res->status != OPS_OK) {
+                api_respond_ops_error(req, res);
                 return;
         }
-        if (r < 0)
-                api_respond_store_error(c->manager, c->request, r);
-        else {
-                log_info("Execution %s cancelled while queued.", c->id);
-                api_respond_cancelled(c);
-                manager_notify(c->manager, c->id);
-        }
-        api_call_free(c);
-}
-
-/* A queued execution ends here and never starts; the write only happens if
- * it is still queued (else api_on_cancel_stored() looks again). */
-static void api_cancel_queued(ApiCall *c, const ExecRecord *rec) {
-        Manager *m = c->manager;
-        _cleanup_(json_decrefp) json_t *outputs = NULL, *status = NULL;
-        ExecRecord final;
-        int r;
-
-        /* A shallow copy: the strings stay @rec's, only state and time change. */
-        final = *rec;
-        final.state = EXEC_STATE_CANCELLED;
-        final.finished_usec = now_usec(CLOCK_REALTIME);
-
-        outputs = json_array();
-        status = outputs ? exec_record_to_status_json(&final, outputs) : NULL;
-        if (!status) {
-                (void) http_request_respond_error(c->request, 500, "internal", "Out of memory.");
-                api_call_free(c);
-                return;
-        }
-        r = redis_store_finish(m->store, &final, EXEC_STATE_QUEUED, outputs, status, m->config.result_ttl_usec,
-                               api_on_cancel_stored, c);
-        if (r < 0) {
-                api_respond_store_error(m, c->request, r);
-                api_call_free(c);
-        }
-}
-
-static void api_on_cancel_get(RedisStore *s, int r, const ExecRecord *rec, json_t *outputs, void *userdata) {
-        ApiCall *c = userdata;
-        Manager *m = c->manager;
-        RunningExecution *re;
-
-        if (r == -ENOENT) {
-                api_respond_not_found(c->request, c->id);
-                goto finish;
-        }
-        if (r < 0) {
-                api_respond_store_error(m, c->request, r);
-                goto finish;
-        }
-
-        if (exec_state_is_terminal(rec->state)) {
-                (void) http_request_respond_error(c->request, 409, "wrong_state",
-                                                  "Execution %s already ended: %s.", c->id,
-                                                  exec_state_to_string(rec->state));
-                goto finish;
-        }
-
-        if (rec->state == EXEC_STATE_RUNNING) {
-                re = manager_find_running(m, c->id);
-                if (!re && rec->node && strcmp(rec->node, m->node) == 0) {
-                        /* "Running" here, but not by us: left by a daemon that
-                         * died; it ends now, as the start-up clean-up does. */
-                        (void) manager_mark_interrupted(m, rec, outputs);
-                        (void) http_request_respond_error(c->request, 409, "wrong_state",
-                                                          "Execution %s already ended: error (interrupted: service stopped).",
-                                                          c->id);
-                        goto finish;
-                }
-                if (!re) {
-                        (void) http_request_respond_error(c->request, 409, "wrong_state",
-                                                          "Execution %s runs on node %s, not here.", c->id,
-                                                          rec->node ?: "(unknown)");
-                        goto finish;
-                }
-                r = running_execution_cancel(re, c->request);
-                if (r < 0)
-                        (void) http_request_respond_error(c->request, 500, "internal",
-                                                          "Failed to cancel: %s", strerror(-r));
-                goto finish;
-        }
-
-        api_cancel_queued(c, rec);
-        return;
-
-finish:
-        api_call_free(c);
-}
-
-static void api_cancel_start(ApiCall *c) {
-        RunningExecution *re;
-        int r;
-
-        re = manager_find_running(c->manager, c->id);
-        if (re) {
-                r = running_execution_cancel(re, c->request);
-                if (r < 0)
-                        (void) http_request_respond_error(c->request, 500, "internal", "Failed to cancel: %s",
-                                                          strerror(-r));
-                api_call_free(c);
-                return;
-        }
-
-        r = redis_store_get(c->manager->store, c->id, api_on_cancel_get, c);
-        if (r < 0) {
-                api_respond_store_error(c->manager, c->request, r);
-                api_call_free(c);
-        }
+        body = json_pack("{s:s,s:s}", "execution_id", res->id, "status", "cancelled");
+        api_respond_body(req, 200, body, NULL);
 }
 
 static void api_cancel(HttpRequest *req, const char *id, void *userdata) {
         Manager *m = userdata;
-        ApiCall *c;
+        _cleanup_(caller_done) Caller caller = CALLER_INIT;
 
-        if (!exec_id_is_valid(id)) {
-                api_respond_not_found(req, id);
+        if (!api_get_caller(m, req, &caller))
                 return;
-        }
-        if (!api_require_store(m, req, api_cancel, id))
-                return;
-
-        c = api_call_new(m, req, id);
-        if (c)
-                api_cancel_start(c);
+        ops_cancel(m, &caller, id, api_on_cancelled, http_request_ref(req));
 }
 
 /* GET /queue/status */
 
-static void api_on_counts(RedisStore *s, int r, uint64_t queued, uint64_t running, void *userdata) {
-        _cleanup_(api_call_freep) ApiCall *c = userdata;
-        Manager *m = c->manager;
+static void api_on_counts(Manager *m, const OpsResult *res, void *userdata) {
+        _cleanup_(http_request_unrefp) HttpRequest *req = userdata;
         _cleanup_(json_decrefp) json_t *body = NULL;
 
-        if (r < 0) {
-                api_respond_store_error(m, c->request, r);
+        if (res->status != OPS_OK) {
+                api_respond_ops_error(req, res);
                 return;
         }
         body = json_pack("{s:I,s:I,s:I,s:I,s:{s:s,s:I,s:I}}",
-                         "queued", (json_int_t) queued,
-                         "running", (json_int_t) running,
+                         "queued", (json_int_t) res->queued,
+                         "running", (json_int_t) res->running,
                          "max_concurrent", (json_int_t) m->config.max_concurrent,
                          "max_queued", (json_int_t) m->config.max_queued,
                          "node",
                          "name", m->node,
                          "running", (json_int_t) m->n_running,
                          "max_concurrent", (json_int_t) m->config.max_concurrent);
-        api_respond_body(c->request, 200, body, NULL);
+        api_respond_body(req, 200, body, NULL);
 }
 
 static void api_queue_status(HttpRequest *req, const char *arg, void *userdata) {
         Manager *m = userdata;
-        ApiCall *c;
-        int r;
+        _cleanup_(caller_done) Caller caller = CALLER_INIT;
 
-        if (!api_require_store(m, req, api_queue_status, arg))
+        if (!api_get_caller(m, req, &caller))
                 return;
-        c = api_call_new(m, req, NULL);
-        if (!c)
-                return;
-        r = redis_store_queue_counts(m->store, api_on_counts, c);
-        if (r < 0) {
-                api_respond_store_error(m, req, r);
-                api_call_free(c);
-        }
+        ops_queue_status(m, api_on_counts, http_request_ref(req));
 }
 
 /* POST /initialize: (re)connect Redis, then ask PID 1 and python3. */
@@ -564,12 +387,17 @@ static void api_on_initialize_counts(RedisStore *s, int r, uint64_t queued, uint
         api_on_reconnected(s, r, userdata);
 }
 
-static void api_initialize(HttpRequest *req, const char *arg, void *userdata) {
-        Manager *m = userdata;
+static void api_initialize_authorized(Manager *m, const OpsResult *res, void *userdata) {
+        _cleanup_(http_request_unrefp) HttpRequest *req = userdata;
         ApiCall *c;
         int r;
 
-        c = api_call_new(m, req, NULL);
+        if (res->status != OPS_OK) {
+                api_respond_ops_error(req, res);
+                return;
+        }
+
+        c = api_call_new(m, req);
         if (!c)
                 return;
 
@@ -585,6 +413,16 @@ static void api_initialize(HttpRequest *req, const char *arg, void *userdata) {
                 c->redis_result = r;
                 api_initialize_systemd(c);
         }
+}
+
+/* Callers that may run code may ask whether the service can. */
+static void api_initialize(HttpRequest *req, const char *arg, void *userdata) {
+        Manager *m = userdata;
+        _cleanup_(caller_done) Caller caller = CALLER_INIT;
+
+        if (!api_get_caller(m, req, &caller))
+                return;
+        ops_authorize(m, &caller, OPS_ACTION_EXECUTE, api_initialize_authorized, http_request_ref(req));
 }
 
 const HttpRoute manager_http_routes[] = {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
 
+#include "bus/bus-frontend.h"
 #include "daemon/manager.h"
 #include "shared/log.h"
 #include "shared/time-util.h"
@@ -21,6 +22,11 @@
  * (pyexecd.service has TimeoutStopSec=30s). */
 #define STOP_TIMEOUT_USEC (20 * USEC_PER_SEC)
 #define IDLE_CHECK_USEC (1 * USEC_PER_SEC)
+/* The registry holds this many executions (objects on the bus) at most. */
+#define REGISTRY_MAX 4096
+#define REGISTRY_EXPIRE_USEC (60 * USEC_PER_SEC)
+/* The longest bearer token we read. */
+#define HTTP_TOKEN_MAX 4096
 
 void manager_update_status(Manager *m) {
         if (m->stopping)
@@ -43,6 +49,10 @@ void manager_check_stopped(Manager *m) {
                 return;
 
         log_info("All executions ended; exiting.");
+        ops_abort_all(m);
+        /* Only now: the subscribers of the executions just ended got their
+         * last signals from us. Calls from here on start the successor. */
+        bus_frontend_release_name(m);
         manager_abort_subscriptions(m);
         http_server_abort_pending(m->http);
         (void) sd_event_exit(m->event, m->exit_code);
@@ -83,6 +93,7 @@ static int manager_on_stop_timer(sd_event_source *s, uint64_t usec, void *userda
 
         log_warning("Shutdown deadline reached with %u execution(s) not recorded; exiting anyway.",
                     m->n_running);
+        bus_frontend_release_name(m);
         manager_abort_subscriptions(m);
         http_server_abort_pending(m->http);
         return sd_event_exit(m->event, m->exit_code);
@@ -99,7 +110,9 @@ void manager_stop(Manager *m) {
         (void) sd_notify(false, "STOPPING=1");
         log_info("Stopping: ending %u running execution(s); queued ones stay queued.", m->n_running);
 
-        /* New connections wait in the socket's backlog for the next start. */
+        /* New connections wait in the socket's backlog for the next start.
+         * The bus name stays until the running executions' ends are stored
+         * and announced (manager_check_stopped()). */
         http_server_quiesce(m->http);
 
         LIST_FOREACH(running, re, m->running)
@@ -128,7 +141,7 @@ static int manager_on_signal(sd_event_source *s, const struct signalfd_siginfo *
 
 static bool manager_is_idle(Manager *m) {
         return m->n_running == 0 && !m->running && !m->unfinished && !m->subscriptions &&
-               m->queue_empty && http_server_get_n_connections(m->http) == 0;
+               m->queue_empty && http_server_get_n_connections(m->http) == 0 && ops_get_n_pending(m) == 0;
 }
 
 static int manager_on_idle_timer(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -183,6 +196,82 @@ static int manager_setup_uids(Manager *m) {
         return 0;
 }
 
+/*
+ * The bearer token that TCP listeners require, from the systemd credential
+ * "http-token" (LoadCredential=http-token:/etc/pyexecd/http-token). Without
+ * it, TCP callers get 401: there is no other way to tell who they are.
+ */
+static int manager_load_http_token(Manager *m) {
+        _cleanup_free_ char *path = NULL, *buf = NULL;
+        const char *dir;
+        size_t n;
+        FILE *f;
+
+        dir = getenv("CREDENTIALS_DIRECTORY");
+        if (!dir || !*dir)
+                return 0;
+        if (asprintf(&path, "%s/http-token", dir) < 0)
+                return log_oom();
+        f = fopen(path, "re");
+        if (!f) {
+                if (errno == ENOENT)
+                        return 0;
+                return log_error_errno(errno, "Failed to read the credential %s: %m", path);
+        }
+        buf = malloc(HTTP_TOKEN_MAX + 1);
+        if (!buf) {
+                fclose(f);
+                return log_oom();
+        }
+        n = fread(buf, 1, HTTP_TOKEN_MAX + 1, f);
+        fclose(f);
+        if (n > HTTP_TOKEN_MAX)
+                return log_error_errno(EINVAL, "The credential %s is longer than %d bytes.", path, HTTP_TOKEN_MAX);
+        /* A trailing newline (echo > file) is not part of the token. */
+        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+                n--;
+        buf[n] = 0;
+        if (n == 0 || strlen(buf) != n) {
+                log_warning("The credential %s is empty or holds a NUL byte; TCP callers will get 401.", path);
+                return 0;
+        }
+        m->http_token = TAKE_PTR(buf);
+        log_debug("Loaded the HTTP bearer token from %s.", path);
+        return 0;
+}
+
+void manager_record_changed(Manager *m, const ExecRecord *rec) {
+        ExecEntry *e = NULL;
+        int r;
+
+        r = registry_put(m->registry, rec, &e);
+        if (r < 0) {
+                log_warning_errno(r, "Execution %s: cannot keep its state in memory: %m", rec->id);
+                return;
+        }
+        /* Executions running here stay: their objects must not vanish mid-run. */
+        e->pinned = e->record.state == EXEC_STATE_RUNNING && e->record.node && strcmp(e->record.node, m->node) == 0;
+}
+
+static int manager_on_expire_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        int r;
+
+        registry_expire(m->registry, now_usec(CLOCK_REALTIME));
+        r = sd_event_source_set_time_relative(s, REGISTRY_EXPIRE_USEC);
+        if (r < 0)
+                return log_error_errno(r, "Failed to re-arm the expiry timer: %m");
+        return 0;
+}
+
+void manager_ready(Manager *m) {
+        if (m->ready)
+                return;
+        m->ready = true;
+        (void) sd_notify(false, "READY=1");
+        manager_update_status(m);
+}
+
 int manager_new(Manager **ret, sd_event *event, const Config *config, const ManagerPaths *paths) {
         _cleanup_(manager_freep) Manager *m = NULL;
         char hostname[256];
@@ -223,6 +312,23 @@ int manager_new(Manager **ret, sd_event *event, const Config *config, const Mana
         r = sd_bus_attach_event(m->bus, event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)
                 return log_error_errno(r, "Failed to attach the bus to the event loop: %m");
+
+        r = polkit_client_new(&m->polkit, m->bus);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the polkit client: %m");
+
+        r = registry_new(&m->registry, REGISTRY_MAX, m->config.result_ttl_usec,
+                         &(const RegistryHandlers) {
+                                 .changed = bus_execution_on_changed,
+                                 .removed = bus_execution_on_removed,
+                         },
+                         m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the registry: %m");
+
+        r = manager_load_http_token(m);
+        if (r < 0)
+                return r;
 
         r = http_server_new(&m->http, event, manager_http_routes, manager_n_http_routes,
                             m->config.max_request_bytes, m);
@@ -277,9 +383,20 @@ int manager_start(Manager *m) {
                         return log_error_errno(r, "Failed to enable the idle timer: %m");
         }
 
-        /* Ready once the listeners are up, whether Redis answers or not:
-         * without it requests get 503 until it is back. */
-        (void) sd_notify(false, "READY=1");
+        r = sd_event_add_time_relative(m->event, &m->expire_timer, CLOCK_MONOTONIC, REGISTRY_EXPIRE_USEC, 0,
+                                       manager_on_expire_timer, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to arm the expiry timer: %m");
+        r = sd_event_source_set_enabled(m->expire_timer, SD_EVENT_ON);
+        if (r < 0)
+                return log_error_errno(r, "Failed to enable the expiry timer: %m");
+
+        /* Ready once the listeners are up and the bus name is ours (the
+         * reply of the name request calls manager_ready()), whether Redis
+         * answers or not: without it requests get 503 until it is back. */
+        r = bus_frontend_start(m);
+        if (r < 0)
+                return r;
         manager_update_status(m);
         return 0;
 }
@@ -301,17 +418,29 @@ Manager *manager_free(Manager *m) {
                 running_execution_free(re);
         }
 
+        /* Operations waiting for polkit end now (with "unavailable"); those
+         * waiting for Redis end when the store goes, below. */
+        ops_abort_all(m);
+        m->polkit = polkit_client_free(m->polkit);
+
         m->http = http_server_free(m->http);
         /* Subscriptions end with their streams, freed by the HTTP server above. */
         m->store = redis_store_free(m->store);
+
+        bus_frontend_done(m);
+        m->registry = registry_free(m->registry);
 
         m->sigterm_source = sd_event_source_disable_unref(m->sigterm_source);
         m->sigint_source = sd_event_source_disable_unref(m->sigint_source);
         m->claim_timer = sd_event_source_disable_unref(m->claim_timer);
         m->idle_timer = sd_event_source_disable_unref(m->idle_timer);
         m->stop_timer = sd_event_source_disable_unref(m->stop_timer);
+        m->expire_timer = sd_event_source_disable_unref(m->expire_timer);
 
         sd_bus_flush_close_unref(m->bus);
+        if (m->http_token)
+                explicit_bzero(m->http_token, strlen(m->http_token));
+        free(m->http_token);
         m->uids = uid_allocator_free(m->uids);
         config_done(&m->config);
         free(m->node);

@@ -14,6 +14,9 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "bus/polkit.h"
+#include "daemon/ops.h"
+#include "daemon/registry.h"
 #include "exec/execution.h"
 #include "exec/uid-range.h"
 #include "http/http-server.h"
@@ -27,10 +30,19 @@ typedef struct Manager Manager;
 typedef struct RunningExecution RunningExecution;
 typedef struct Subscription Subscription;
 typedef struct CancelWaiter CancelWaiter;
+typedef struct OpsCall OpsCall;
+
+/*
+ * Called when the end of a cancelled running execution is stored (@r = 0;
+ * re->record.state says whether the cancel won or it ended otherwise
+ * first), or with a negative errno when the service stops before that.
+ */
+typedef void (*cancel_done_t)(RunningExecution *re, int r, void *userdata);
 
 /* A client waiting for the cancellation of a running execution to land. */
 struct CancelWaiter {
-        HttpRequest *request;
+        cancel_done_t done;
+        void *userdata;
         LIST_FIELDS(CancelWaiter, waiters);
 };
 
@@ -76,6 +88,20 @@ struct Manager {
 
         RedisStore *store;
         HttpServer *http;
+        Registry *registry;             /* the executions this daemon knows (registry.h) */
+        PolkitClient *polkit;
+        OpsCall *ops_calls;             /* operations under way (ops.c) */
+        unsigned n_ops_calls;
+        char *http_token;               /* bearer token of TCP listeners (credential http-token), or NULL */
+
+        /* The D-Bus front end (src/bus/). */
+        sd_bus_slot *bus_manager_slot;
+        sd_bus_slot *bus_execution_slot;
+        sd_bus_slot *bus_enumerator_slot;
+        sd_bus_slot *bus_name_slot;
+        sd_bus_track *bus_peers;        /* subscribers and viewers of executions, counted per use */
+        bool bus_name_acquired;
+        bool ready;                     /* READY=1 was sent */
         UidAllocator *uids;             /* [Sandbox] UIDRange=; NULL with Enabled=no */
 
         RunningExecution *running;
@@ -94,6 +120,7 @@ struct Manager {
         sd_event_source *claim_timer;   /* polls the queue (other nodes, missed wake-ups) */
         sd_event_source *idle_timer;
         sd_event_source *stop_timer;    /* shutdown deadline */
+        sd_event_source *expire_timer;  /* drops expired executions from the registry */
         uint64_t idle_since_usec;       /* CLOCK_MONOTONIC */
         int exit_code;
 };
@@ -110,8 +137,12 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
 /* Serves HTTP on the listening socket @fd (borrowed). */
 int manager_add_http_listener(Manager *m, int fd, const char *description);
 
-/* Installs SIGTERM/SIGINT handlers and timers, and sends READY=1. */
+/* Installs SIGTERM/SIGINT handlers and timers, and starts the D-Bus front
+ * end; READY=1 follows once the bus name is ours (manager_ready()). */
 int manager_start(Manager *m);
+
+/* Sends READY=1 (once): the listeners are up and the bus name is acquired. */
+void manager_ready(Manager *m);
 
 /* Starts the orderly shutdown: running executions are ended and marked,
  * queued ones stay queued; the loop exits when that is stored. */
@@ -121,6 +152,10 @@ void manager_stop(Manager *m);
 static inline bool store_error_is_transient(int r) {
         return r == -ENOTCONN || r == -ECONNRESET || r == -ETIMEDOUT || r == -ECANCELED;
 }
+
+/* Stores a record that changed in Redis in the registry (and tells the
+ * execution's D-Bus subscribers). */
+void manager_record_changed(Manager *m, const ExecRecord *rec);
 
 /* Exits the loop if a shutdown is under way and nothing is left to wait for. */
 void manager_check_stopped(Manager *m);
@@ -150,17 +185,24 @@ void manager_retry_unfinished(Manager *m);
 
 RunningExecution *running_execution_free(RunningExecution *re);
 
-/* Ends a running execution at a client's request; @request (may be NULL)
- * is answered when the end is stored. */
-int running_execution_cancel(RunningExecution *re, HttpRequest *request);
+/* Ends a running execution at a client's request; @done (may be NULL) is
+ * called when the end is stored. */
+int running_execution_cancel(RunningExecution *re, cancel_done_t done, void *userdata);
 
 /* The HTTP routes (api.c). */
 extern const HttpRoute manager_http_routes[];
 extern const size_t manager_n_http_routes;
 
-/* True when Redis is connected; else answers 503 or, while a connection
- * attempt is under way, runs @handler again for @req when it ended (api.c). */
-bool api_require_store(Manager *m, HttpRequest *req, http_handler_t handler, const char *arg);
+/*
+ * The caller of HTTP request @req (api.c): on a unix socket its SO_PEERCRED
+ * identity, on TCP the bearer token (Authorization: Bearer …) compared with
+ * the configured one. Returns true and fills @ret, or answers @req (401) and
+ * returns false.
+ */
+bool api_get_caller(Manager *m, HttpRequest *req, Caller *ret);
+
+/* Answers @req with the error of @res (api.c). */
+void api_respond_ops_error(HttpRequest *req, const OpsResult *res);
 
 /* GET /stream/{id} (api-stream.c). */
 void api_stream(HttpRequest *req, const char *id, void *userdata);

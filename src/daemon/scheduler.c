@@ -12,34 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bus/bus-frontend.h"
 #include "config.h"
 #include "daemon/manager.h"
 #include "shared/log.h"
 #include "shared/time-util.h"
-
-static int strdup_or_null(const char *s, char **ret) {
-        if (!s) {
-                *ret = NULL;
-                return 0;
-        }
-        *ret = strdup(s);
-        return *ret ? 0 : -ENOMEM;
-}
-
-/* A deep copy of @src into @dst (initialised, empty). */
-static int exec_record_copy(ExecRecord *dst, const ExecRecord *src) {
-        *dst = *src;
-        dst->cell_id = dst->notebook_id = dst->error = dst->node = dst->queue_entry = NULL;
-        if (strdup_or_null(src->cell_id, &dst->cell_id) < 0 ||
-            strdup_or_null(src->notebook_id, &dst->notebook_id) < 0 ||
-            strdup_or_null(src->error, &dst->error) < 0 ||
-            strdup_or_null(src->node, &dst->node) < 0 ||
-            strdup_or_null(src->queue_entry, &dst->queue_entry) < 0) {
-                exec_record_done(dst);
-                return -ENOMEM;
-        }
-        return 0;
-}
 
 /* Gives the execution's uid back: all its processes are gone (the PID
  * namespace died with its init), or it never ran. */
@@ -60,9 +37,8 @@ RunningExecution *running_execution_free(RunningExecution *re) {
                 CancelWaiter *w = re->cancel_waiters;
 
                 LIST_REMOVE(waiters, re->cancel_waiters, w);
-                (void) http_request_respond_error(w->request, 503, "unavailable",
-                                                  "The service stopped before the cancellation was recorded.");
-                http_request_unref(w->request);
+                if (w->done)
+                        w->done(re, -ESHUTDOWN, w->userdata);
                 free(w);
         }
         execution_free(re->execution);
@@ -100,6 +76,10 @@ static void running_on_event(Execution *e, const char *type, json_t *data, void 
         _cleanup_free_ char *text = NULL;
         int r;
 
+        /* D-Bus subscribers get it at once, in order, and always before the
+         * end (which is announced only once it is stored). */
+        bus_execution_emit_output(re->manager, re->record.id, type, data);
+
         r = output_model_apply(re->outputs, type, data);
         if (r < 0)
                 log_debug_errno(r, "Execution %s: event not applied to the outputs: %m", re->record.id);
@@ -121,18 +101,8 @@ static void running_answer_waiters(RunningExecution *re) {
                 CancelWaiter *w = re->cancel_waiters;
 
                 LIST_REMOVE(waiters, re->cancel_waiters, w);
-                if (re->record.state == EXEC_STATE_CANCELLED) {
-                        json_t *body = json_pack("{s:s,s:s}", "execution_id", re->record.id, "status", "cancelled");
-                        if (body)
-                                (void) http_request_respond_json(w->request, 200, body, NULL);
-                        else
-                                (void) http_request_respond_error(w->request, 500, "internal", "Out of memory.");
-                        json_decref(body);
-                } else
-                        (void) http_request_respond_error(w->request, 409, "wrong_state",
-                                                          "Execution %s already ended: %s.", re->record.id,
-                                                          exec_state_to_string(re->record.state));
-                http_request_unref(w->request);
+                if (w->done)
+                        w->done(re, 0, w->userdata);
                 free(w);
         }
 }
@@ -169,6 +139,8 @@ static void running_on_end_stored(RedisStore *s, int r, void *userdata) {
         else
                 log_info("Execution %s ended: %s.", re->record.id, exec_state_to_string(re->record.state));
 
+        if (r >= 0)
+                manager_record_changed(m, &re->record);
         running_answer_waiters(re);
         manager_notify(m, re->record.id);
 
@@ -278,14 +250,15 @@ static const ExecutionHandlers running_handlers = {
         .finished = running_on_finished,
 };
 
-int running_execution_cancel(RunningExecution *re, HttpRequest *request) {
+int running_execution_cancel(RunningExecution *re, cancel_done_t done, void *userdata) {
         int r;
 
-        if (request) {
+        if (done) {
                 CancelWaiter *w = calloc(1, sizeof(*w));
                 if (!w)
                         return -ENOMEM;
-                w->request = http_request_ref(request);
+                w->done = done;
+                w->userdata = userdata;
                 LIST_PREPEND(waiters, re->cancel_waiters, w);
         }
 
@@ -388,6 +361,8 @@ static void manager_on_claimed(RedisStore *s, int r, const ExecRecord *rec,
 
         m->queue_empty = !rec;
         if (rec) {
+                /* Its D-Bus subscribers hear "running" before any output. */
+                manager_record_changed(m, rec);
                 manager_start_claimed(m, rec, code, code_size, stdin_data, stdin_size);
                 manager_notify(m, rec->id);
                 manager_update_status(m);
@@ -427,36 +402,58 @@ void manager_retry_unfinished(Manager *m) {
         }
 }
 
+typedef struct Interrupted {
+        Manager *manager;
+        ExecRecord record;
+} Interrupted;
+
 static void recover_on_end_stored(RedisStore *s, int r, void *userdata) {
-        Manager *m = userdata;
+        Interrupted *i = userdata;
+        Manager *m = i->manager;
 
         m->n_pending_store--;
         if (r < 0)
                 log_warning_errno(r, "Failed to mark an execution left by a previous daemon: %m");
+        else
+                manager_record_changed(m, &i->record);
+        exec_record_done(&i->record);
+        free(i);
         manager_check_stopped(m);
 }
 
 int manager_mark_interrupted(Manager *m, const ExecRecord *rec, json_t *outputs) {
-        _cleanup_(exec_record_done) ExecRecord copy = EXEC_RECORD_INIT;
         _cleanup_(json_decrefp) json_t *status = NULL;
+        Interrupted *i;
         int r;
 
-        r = exec_record_copy(&copy, rec);
-        if (r < 0)
+        i = calloc(1, sizeof(*i));
+        if (!i)
                 return log_oom();
-        copy.state = EXEC_STATE_ERROR;
-        copy.finished_usec = now_usec(CLOCK_REALTIME);
-        free(copy.error);
-        copy.error = strdup("interrupted: service stopped");
-
-        status = exec_record_to_status_json(&copy, outputs);
-        if (!copy.error || !status)
+        i->manager = m;
+        r = exec_record_copy(&i->record, rec);
+        if (r < 0) {
+                free(i);
                 return log_oom();
+        }
+        i->record.state = EXEC_STATE_ERROR;
+        i->record.finished_usec = now_usec(CLOCK_REALTIME);
+        free(i->record.error);
+        i->record.error = strdup("interrupted: service stopped");
 
-        r = redis_store_finish(m->store, &copy, EXEC_STATE_RUNNING, outputs, status, m->config.result_ttl_usec,
-                               recover_on_end_stored, m);
-        if (r < 0)
+        status = i->record.error ? exec_record_to_status_json(&i->record, outputs) : NULL;
+        if (!status) {
+                exec_record_done(&i->record);
+                free(i);
+                return log_oom();
+        }
+
+        r = redis_store_finish(m->store, &i->record, EXEC_STATE_RUNNING, outputs, status, m->config.result_ttl_usec,
+                               recover_on_end_stored, i);
+        if (r < 0) {
+                exec_record_done(&i->record);
+                free(i);
                 return log_warning_errno(r, "Failed to mark execution %s as interrupted: %m", rec->id);
+        }
         m->n_pending_store++;
         log_notice("Execution %s was left running by a previous daemon; marked as interrupted.", rec->id);
         return 0;

@@ -35,6 +35,7 @@ struct HttpServer {
 
 struct HttpRequest {
         unsigned n_ref;
+        char *bearer_token;             /* parsed from Authorization:, on demand */
         HttpServer *server;             /* NULL once the connection is done */
         HttpListener *listener;
         struct MHD_Connection *connection;
@@ -79,6 +80,10 @@ static HttpRequest *http_request_free(HttpRequest *r) {
         free(r->path);
         free(r->arg);
         free(r->body);
+        if (r->bearer_token) {
+                explicit_bzero(r->bearer_token, strlen(r->bearer_token));
+                free(r->bearer_token);
+        }
         free(r);
         return NULL;
 }
@@ -235,6 +240,30 @@ const char *http_request_get_header(HttpRequest *r, const char *name) {
         if (!r->connection)
                 return NULL;
         return MHD_lookup_connection_value(r->connection, MHD_HEADER_KIND, name);
+}
+
+const char *http_request_get_bearer_token(HttpRequest *r) {
+        const char *v, *end;
+
+        if (r->bearer_token)
+                return r->bearer_token;
+
+        v = http_request_get_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+        if (!v)
+                return NULL;
+        v += strspn(v, " \t");
+        if (strncasecmp(v, "Bearer", 6) != 0 || (v[6] != ' ' && v[6] != '\t'))
+                return NULL;
+        v += 6;
+        v += strspn(v, " \t");
+        end = v + strlen(v);
+        while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+                end--;
+        if (end == v)
+                return NULL;
+
+        r->bearer_token = strndup(v, end - v);
+        return r->bearer_token;
 }
 
 const char *http_request_get_body(HttpRequest *r, size_t *ret_size) {

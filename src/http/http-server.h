@@ -72,6 +72,14 @@ const char *http_request_get_method(HttpRequest *r);
 const char *http_request_get_path(HttpRequest *r);
 /* A request header, or NULL. */
 const char *http_request_get_header(HttpRequest *r, const char *name);
+/*
+ * The token of an "Authorization: Bearer <token>" header (RFC 6750; the
+ * scheme is matched case-insensitively, blanks around the token are
+ * dropped), or NULL when there is none or the header has another scheme.
+ * Valid while the request's connection lasts.
+ */
+const char *http_request_get_bearer_token(HttpRequest *r);
+
 /* The body collected for a takes_body route (NUL-terminated; may hold NUL). */
 const char *http_request_get_body(HttpRequest *r, size_t *ret_size);
 

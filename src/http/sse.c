@@ -185,7 +185,7 @@ static void sse_stream_free_cb(void *cls) {
 
 static int sse_stream_on_keepalive(sd_event_source *source, uint64_t usec, void *userdata) {
         SseStream *s = userdata;
-        uint64_t now = now_usec(CLOCK_MONOTONIC);
+        uint64_t now = now_usec(CLOCK_MONOTONIC), next;
         int r;
 
         if (!s->finished && now >= s->last_write_usec + s->keepalive_usec &&
@@ -193,13 +193,17 @@ static int sse_stream_on_keepalive(sd_event_source *source, uint64_t usec, void 
                 r = sse_stream_push_comment(s, "keep-alive");
                 if (r < 0)
                         log_debug_errno(r, "Failed to queue an SSE keep-alive: %m");
-        }
+                next = now + s->keepalive_usec;
+        } else
+                /* Traffic came meanwhile: the next comment is due a full
+                 * interval after it, not after this tick. */
+                next = MAX(s->last_write_usec + s->keepalive_usec, now + USEC_PER_MSEC);
 
         /* A periodic look for news too: covers producers on other nodes. */
         if (!s->finished && s->handlers.drained && sse_buffer_pending(&s->buffer) == 0)
                 s->handlers.drained(s, s->userdata);
 
-        r = sd_event_source_set_time(source, now + s->keepalive_usec);
+        r = sd_event_source_set_time(source, next);
         if (r < 0)
                 return log_warning_errno(r, "Failed to re-arm the SSE keep-alive timer: %m");
         return 0;

@@ -7,10 +7,16 @@
 
 /*
  * submit
- *   KEYS  1 exec hash, 2 code, 3 stdin, 4 events, 5 queue, 6 queued, 7 queue:seq
+ *   KEYS  1 exec hash, 2 code, 3 stdin, 4 events, 5 queue, 6 queued, 7 queue:seq,
+ *         8 index:all, 9 the owner's index (absent for executions without owner)
  *   ARGV  1 max_queued, 2 id, 3 has_stdin ("0"/"1"), 4 code, 5 stdin,
- *         6 data of the "status" event, 7… hash field/value pairs
+ *         6 data of the "status" event, 7 created_usec (the index score),
+ *         8 key prefix, 9… hash field/value pairs
  *   reply {queue position, queue entry id, status event id}
+ * The indexes list executions by creation for ListExecutions; their members
+ * outlive the executions, which expire on their own: each submission drops
+ * the two oldest members of each index if they are gone, so an index stays
+ * about as long as what it lists.
  */
 static const char script_submit[] =
         "if redis.call('ZCARD', KEYS[6]) >= tonumber(ARGV[1]) then\n"
@@ -20,13 +26,21 @@ static const char script_submit[] =
         "  return redis.error_reply('PYEXECD_EXISTS execution exists')\n"
         "end\n"
         "local entry = redis.call('XADD', KEYS[5], '*', 'id', ARGV[2])\n"
-        "redis.call('HSET', KEYS[1], 'queue_entry', entry, unpack(ARGV, 7))\n"
+        "redis.call('HSET', KEYS[1], 'queue_entry', entry, unpack(ARGV, 9))\n"
         "redis.call('SET', KEYS[2], ARGV[4])\n"
         "if ARGV[3] == '1' then\n"
         "  redis.call('SET', KEYS[3], ARGV[5])\n"
         "end\n"
         "local seq = redis.call('INCR', KEYS[7])\n"
         "redis.call('ZADD', KEYS[6], seq, ARGV[2])\n"
+        "for i = 8, #KEYS do\n"
+        "  for _, old in ipairs(redis.call('ZRANGE', KEYS[i], 0, 1)) do\n"
+        "    if redis.call('EXISTS', ARGV[8] .. 'exec:' .. old) == 0 then\n"
+        "      redis.call('ZREM', KEYS[i], old)\n"
+        "    end\n"
+        "  end\n"
+        "  redis.call('ZADD', KEYS[i], ARGV[7], ARGV[2])\n"
+        "end\n"
         "local ev = redis.call('XADD', KEYS[4], '*', 'type', 'status', 'data', ARGV[6])\n"
         "return {redis.call('ZRANK', KEYS[6], ARGV[2]) + 1, entry, ev}\n";
 
@@ -188,6 +202,34 @@ static const char script_running_on_node[] =
         "end\n"
         "return ids\n";
 
+/*
+ * list: the newest executions of an index that still exist; members whose
+ * execution expired are dropped on the way.
+ *   KEYS  1 the index
+ *   ARGV  1 key prefix, 2 most executions to return
+ *   reply {{id, hash fields}, …}, newest first
+ */
+static const char script_list[] =
+        "local max = tonumber(ARGV[2])\n"
+        "local out = {}\n"
+        "local start = 0\n"
+        "while #out < max do\n"
+        "  local ids = redis.call('ZREVRANGE', KEYS[1], start, start + 255)\n"
+        "  if #ids == 0 then break end\n"
+        "  local gone = 0\n"
+        "  for _, id in ipairs(ids) do\n"
+        "    local h = redis.call('HGETALL', ARGV[1] .. 'exec:' .. id)\n"
+        "    if #h == 0 then\n"
+        "      redis.call('ZREM', KEYS[1], id)\n"
+        "      gone = gone + 1\n"
+        "    elseif #out < max then\n"
+        "      out[#out + 1] = {id, h}\n"
+        "    end\n"
+        "  end\n"
+        "  start = start + #ids - gone\n"
+        "end\n"
+        "return out\n";
+
 static const char *const script_table[_REDIS_SCRIPT_MAX] = {
         [REDIS_SCRIPT_SUBMIT] = script_submit,
         [REDIS_SCRIPT_GET] = script_get,
@@ -197,6 +239,7 @@ static const char *const script_table[_REDIS_SCRIPT_MAX] = {
         [REDIS_SCRIPT_FINISH] = script_finish,
         [REDIS_SCRIPT_QUEUE_COUNTS] = script_queue_counts,
         [REDIS_SCRIPT_RUNNING_ON_NODE] = script_running_on_node,
+        [REDIS_SCRIPT_LIST] = script_list,
 };
 
 const char *redis_script_source(RedisScript script) {

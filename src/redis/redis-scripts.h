@@ -24,6 +24,7 @@ typedef enum RedisScript {
         REDIS_SCRIPT_FINISH,
         REDIS_SCRIPT_QUEUE_COUNTS,
         REDIS_SCRIPT_RUNNING_ON_NODE,
+        REDIS_SCRIPT_LIST,
         _REDIS_SCRIPT_MAX,
 } RedisScript;
 

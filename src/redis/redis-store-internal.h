@@ -60,6 +60,7 @@ typedef enum RequestKind {
         REQUEST_FINISH,
         REQUEST_QUEUE_COUNTS,
         REQUEST_RUNNING_ON_NODE,
+        REQUEST_LIST,
         _REQUEST_KIND_MAX,
 } RequestKind;
 
@@ -81,6 +82,7 @@ struct Request {
                 redis_store_done_t done;
                 redis_store_counts_t counts;
                 redis_store_ids_t ids;
+                redis_store_list_t list;
         } callback;
         void *userdata;
 };
@@ -96,7 +98,7 @@ struct RedisStore {
         int port;
         char *prefix;
         char *node;
-        char *key_queue, *key_queued, *key_seq, *key_running;
+        char *key_queue, *key_queued, *key_seq, *key_running, *key_index_all;
 
         redisAsyncContext *ac;
         StoreState state;
@@ -124,6 +126,11 @@ struct RedisStore {
 RedisStore *store_ref(RedisStore *s);
 RedisStore *store_unref(RedisStore *s);
 void store_set_error(RedisStore *s, const char *format, ...) _printf_(2, 3);
+
+/* Key of the index of the executions of @kind (uid: of @uid), for ListExecutions:
+ * prefix + "index:uid:<uid>" or "index:token"; NULL for EXEC_OWNER_NONE or
+ * on ENOMEM (check @kind first). */
+char *store_owner_index_key(RedisStore *s, ExecOwnerKind kind, uid_t uid);
 
 /* Key of an execution: prefix + "exec:" + id + suffix (suffix may be ""). */
 char *store_exec_key(RedisStore *s, const char *id, const char *suffix);

@@ -309,6 +309,46 @@ static void complete_running_on_node(RedisStore *s, Request *req, int r, const r
         req->callback.ids(s, r, r >= 0 ? ids : NULL, req->userdata);
 }
 
+static void complete_list(RedisStore *s, Request *req, int r, const redisReply *reply) {
+        ExecRecord *recs = NULL;
+        size_t n = 0;
+
+        if (r >= 0 && !reply_is(reply, REDIS_REPLY_ARRAY))
+                r = -EBADMSG;
+        if (r >= 0) {
+                recs = calloc(MAX(reply->elements, (size_t) 1), sizeof(ExecRecord));
+                if (!recs)
+                        r = -ENOMEM;
+        }
+        for (size_t i = 0; r >= 0 && i < reply->elements; i++) {
+                const redisReply *e = reply->element[i];
+
+                if (!reply_is(e, REDIS_REPLY_ARRAY) || e->elements != 2 ||
+                    !reply_is(e->element[0], REDIS_REPLY_STRING) || !exec_id_is_valid(e->element[0]->str)) {
+                        r = -EBADMSG;
+                        break;
+                }
+                recs[n] = (ExecRecord) EXEC_RECORD_INIT;
+                r = reply_to_record(e->element[1], e->element[0]->str, &recs[n]);
+                if (r == -EBADMSG) {
+                        /* One record we cannot read must not hide the others. */
+                        r = 0;
+                        continue;
+                }
+                if (r >= 0)
+                        n++;
+        }
+
+        if (r < 0)
+                req->callback.list(s, r, NULL, 0, req->userdata);
+        else
+                req->callback.list(s, 0, recs, n, req->userdata);
+
+        for (size_t i = 0; i < n; i++)
+                exec_record_done(&recs[i]);
+        free(recs);
+}
+
 void request_complete(RedisStore *s, Request *req, int r, const redisReply *reply) {
         if (r >= 0 && reply_is(reply, REDIS_REPLY_ERROR)) {
                 r = store_error_from_reply(s, reply);
@@ -339,6 +379,9 @@ void request_complete(RedisStore *s, Request *req, int r, const redisReply *repl
                 break;
         case REQUEST_RUNNING_ON_NODE:
                 complete_running_on_node(s, req, r, reply);
+                break;
+        case REQUEST_LIST:
+                complete_list(s, req, r, reply);
                 break;
         default:
                 break;
@@ -396,6 +439,8 @@ int redis_store_submit(RedisStore *s, const ExecRecord *rec, const char *code, s
         static const char *const suffixes[] = { "", ":code", ":stdin", ":events" };
         _cleanup_(request_freep) Request *req = NULL;
         _cleanup_strv_free_ char **fields = NULL;
+        _cleanup_free_ char *owner_index = NULL;
+        ExecOwnerKind owner_kind;
         ExecRecord copy;
         int r;
 
@@ -414,7 +459,14 @@ int redis_store_submit(RedisStore *s, const ExecRecord *rec, const char *code, s
         if (r < 0)
                 return r;
 
-        r = request_new(s, REQUEST_SUBMIT, REDIS_SCRIPT_SUBMIT, 7, &req);
+        owner_kind = exec_record_owner_kind(rec);
+        if (owner_kind != EXEC_OWNER_NONE) {
+                owner_index = store_owner_index_key(s, owner_kind, rec->owner_uid);
+                if (!owner_index)
+                        return -ENOMEM;
+        }
+
+        r = request_new(s, REQUEST_SUBMIT, REDIS_SCRIPT_SUBMIT, owner_index ? 9 : 8, &req);
         if (r < 0)
                 return r;
         r = args_add_exec_keys(s, &req->args, rec->id, suffixes, ELEMENTSOF(suffixes));
@@ -424,6 +476,10 @@ int redis_store_submit(RedisStore *s, const ExecRecord *rec, const char *code, s
                 r = args_add_str(&req->args, s->key_queued);
         if (r >= 0)
                 r = args_add_str(&req->args, s->key_seq);
+        if (r >= 0)
+                r = args_add_str(&req->args, s->key_index_all);
+        if (r >= 0 && owner_index)
+                r = args_add_str(&req->args, owner_index);
         if (r >= 0)
                 r = args_add_u64(&req->args, max_queued);
         if (r >= 0)
@@ -436,6 +492,10 @@ int redis_store_submit(RedisStore *s, const ExecRecord *rec, const char *code, s
                 r = args_add(&req->args, stdin_data ?: "", stdin_data ? stdin_size : 0);
         if (r >= 0)
                 r = args_add_str(&req->args, STATUS_QUEUED);
+        if (r >= 0)
+                r = args_add_u64(&req->args, rec->created_usec);
+        if (r >= 0)
+                r = args_add_str(&req->args, s->prefix);
         if (r >= 0)
                 r = args_add_strv(&req->args, fields);
         if (r < 0)
@@ -700,6 +760,40 @@ int redis_store_running_on_node(RedisStore *s, redis_store_ids_t callback, void 
                 return r;
 
         req->callback.ids = callback;
+        req->userdata = userdata;
+        return request_send_take(s, &req);
+}
+
+int redis_store_list(RedisStore *s, bool all, ExecOwnerKind kind, uid_t uid, unsigned max,
+                     redis_store_list_t callback, void *userdata) {
+        _cleanup_(request_freep) Request *req = NULL;
+        _cleanup_free_ char *index = NULL;
+        int r;
+
+        if (!callback || max == 0 || (!all && kind != EXEC_OWNER_UID && kind != EXEC_OWNER_TOKEN))
+                return -EINVAL;
+        r = store_check(s);
+        if (r < 0)
+                return r;
+
+        if (!all) {
+                index = store_owner_index_key(s, kind, uid);
+                if (!index)
+                        return -ENOMEM;
+        }
+
+        r = request_new(s, REQUEST_LIST, REDIS_SCRIPT_LIST, 1, &req);
+        if (r < 0)
+                return r;
+        r = args_add_str(&req->args, index ?: s->key_index_all);
+        if (r >= 0)
+                r = args_add_str(&req->args, s->prefix);
+        if (r >= 0)
+                r = args_add_u64(&req->args, max);
+        if (r < 0)
+                return r;
+
+        req->callback.list = callback;
         req->userdata = userdata;
         return request_send_take(s, &req);
 }

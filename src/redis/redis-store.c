@@ -120,6 +120,7 @@ static void store_destroy(RedisStore *s) {
         free(s->key_queued);
         free(s->key_seq);
         free(s->key_running);
+        free(s->key_index_all);
         free(s->node);
         free(s->prefix);
         free(s->host);
@@ -161,6 +162,23 @@ char *store_exec_key(RedisStore *s, const char *id, const char *suffix) {
         if (asprintf(&k, "%sexec:%s%s", s->prefix, id, suffix) < 0)
                 return NULL;
         return k;
+}
+
+char *store_owner_index_key(RedisStore *s, ExecOwnerKind kind, uid_t uid) {
+        char *k;
+        int n;
+
+        switch (kind) {
+        case EXEC_OWNER_UID:
+                n = asprintf(&k, "%sindex:uid:%" PRIu32, s->prefix, (uint32_t) uid);
+                break;
+        case EXEC_OWNER_TOKEN:
+                n = asprintf(&k, "%sindex:token", s->prefix);
+                break;
+        default:
+                return NULL;
+        }
+        return n < 0 ? NULL : k;
 }
 
 /* "/path", "host:port", "host", "[v6]:port", "[v6]". */
@@ -763,7 +781,8 @@ int redis_store_new(RedisStore **ret, sd_event *event, const char *address, cons
             asprintf(&s->key_queue, "%squeue", key_prefix) < 0 ||
             asprintf(&s->key_queued, "%squeued", key_prefix) < 0 ||
             asprintf(&s->key_seq, "%squeue:seq", key_prefix) < 0 ||
-            asprintf(&s->key_running, "%srunning", key_prefix) < 0) {
+            asprintf(&s->key_running, "%srunning", key_prefix) < 0 ||
+            asprintf(&s->key_index_all, "%sindex:all", key_prefix) < 0) {
                 r = -ENOMEM;
                 goto fail;
         }

@@ -17,6 +17,10 @@
  *   P queued             zset    ids of queued executions, score = submission order (queue positions)
  *   P queue:seq          string  counter giving those scores
  *   P running            hash    id → node, for executions that run now
+ *   P index:all          zset    ids of all executions, score = created_usec (ListExecutions)
+ *   P index:uid:<uid>    zset    the same for the executions of one user
+ *   P index:token        zset    the same for those submitted with the HTTP bearer token
+ *                                (index members of expired executions are dropped lazily)
  * State changes that touch several keys run as one Lua script (EVAL), so
  * they are atomic against other clients and other nodes.
  *
@@ -175,3 +179,14 @@ int redis_store_queue_counts(RedisStore *s, redis_store_counts_t callback, void 
  * daemon that crashed or was killed). NULL-terminated, valid during the call. */
 typedef void (*redis_store_ids_t)(RedisStore *s, int r, char *const *ids, void *userdata);
 int redis_store_running_on_node(RedisStore *s, redis_store_ids_t callback, void *userdata);
+
+/*
+ * Lists the newest executions that still exist, newest first, at most
+ * @max: all of them when @all, else those of the owner @kind
+ * (EXEC_OWNER_UID with @uid, or EXEC_OWNER_TOKEN). The records handed to
+ * the callback are valid during the call only. Records that do not parse
+ * are left out.
+ */
+typedef void (*redis_store_list_t)(RedisStore *s, int r, const ExecRecord *recs, size_t n, void *userdata);
+int redis_store_list(RedisStore *s, bool all, ExecOwnerKind kind, uid_t uid, unsigned max,
+                     redis_store_list_t callback, void *userdata);

@@ -12,6 +12,39 @@
 #include "shared/macro.h"
 #include "shared/time-util.h"
 
+ExecOwnerKind exec_record_owner_kind(const ExecRecord *r) {
+        if (r->owner_kind == EXEC_OWNER_TOKEN)
+                return EXEC_OWNER_TOKEN;
+        if (r->owner_uid != (uid_t) -1)
+                return EXEC_OWNER_UID;
+        return EXEC_OWNER_NONE;
+}
+
+static int strdup_or_null(const char *s, char **ret) {
+        if (!s) {
+                *ret = NULL;
+                return 0;
+        }
+        *ret = strdup(s);
+        return *ret ? 0 : -ENOMEM;
+}
+
+int exec_record_copy(ExecRecord *dst, const ExecRecord *src) {
+        if (!dst || !src)
+                return -EINVAL;
+        *dst = *src;
+        dst->cell_id = dst->notebook_id = dst->error = dst->node = dst->queue_entry = NULL;
+        if (strdup_or_null(src->cell_id, &dst->cell_id) < 0 ||
+            strdup_or_null(src->notebook_id, &dst->notebook_id) < 0 ||
+            strdup_or_null(src->error, &dst->error) < 0 ||
+            strdup_or_null(src->node, &dst->node) < 0 ||
+            strdup_or_null(src->queue_entry, &dst->queue_entry) < 0) {
+                exec_record_done(dst);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
 void exec_record_done(ExecRecord *r) {
         if (!r)
                 return;
@@ -123,8 +156,10 @@ int exec_record_to_fields(const ExecRecord *r, char ***ret_fields) {
                 k = field_add_u64(&f, "tasks_max", r->limits.tasks_max);
         if (k >= 0)
                 k = field_add_u64(&f, "output_max", r->limits.output_max);
-        if (k >= 0 && r->owner_uid != (uid_t) -1)
+        if (k >= 0 && exec_record_owner_kind(r) == EXEC_OWNER_UID)
                 k = field_add_u64(&f, "owner_uid", r->owner_uid);
+        if (k >= 0 && exec_record_owner_kind(r) == EXEC_OWNER_TOKEN)
+                k = field_add(&f, "owner_kind", "token");
         if (k >= 0 && r->node)
                 k = field_add(&f, "node", r->node);
         if (k >= 0 && r->queue_entry)
@@ -286,7 +321,18 @@ static int record_set_field(ExecRecord *r, const char *field, const char *value,
                         return k;
                 if (u >= (uid_t) -1)
                         return -EBADMSG;
+                if (r->owner_kind == EXEC_OWNER_TOKEN)
+                        return 0;
                 r->owner_uid = (uid_t) u;
+                r->owner_kind = EXEC_OWNER_UID;
+                return 0;
+        }
+        if (strcmp(field, "owner_kind") == 0) {
+                /* A kind this version does not know owns it: nobody we know of. */
+                r->owner_kind = strcmp(value, "token") == 0 ? EXEC_OWNER_TOKEN :
+                                strcmp(value, "uid") == 0 ? EXEC_OWNER_UID : EXEC_OWNER_NONE;
+                if (r->owner_kind != EXEC_OWNER_UID)
+                        r->owner_uid = (uid_t) -1;
                 return 0;
         }
 

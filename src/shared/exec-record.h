@@ -10,8 +10,13 @@
  *   state, cell_id, notebook_id, execution_count, created_usec, started_usec,
  *   finished_usec, exit_code, signal (number), error, truncated ("0"/"1"),
  *   wall_usec, cpu_usec, memory_peak_bytes, timeout_usec, memory_max,
- *   cpu_quota_per_sec_usec, tasks_max, output_max, owner_uid, node,
- *   queue_entry (the entry id in pyexecd:queue), has_stdin ("0"/"1")
+ *   cpu_quota_per_sec_usec, tasks_max, output_max, owner_uid, owner_kind,
+ *   node, queue_entry (the entry id in pyexecd:queue), has_stdin ("0"/"1")
+ *
+ * The owner: "owner_uid" names a user (owner kind uid); "owner_kind" is
+ * written only for owners that are not users: "token" (submitted over HTTP
+ * on TCP with the bearer token). A record with neither has no owner (only
+ * root and holders of org.pyexecd.manage see it).
  */
 
 #include <jansson.h>
@@ -22,6 +27,13 @@
 #include "shared/exec-id.h"
 #include "shared/exec-state.h"
 #include "shared/limits.h"
+
+typedef enum ExecOwnerKind {
+        EXEC_OWNER_NONE,                /* unknown: written before owners were recorded */
+        EXEC_OWNER_UID,                 /* a user: owner_uid */
+        EXEC_OWNER_TOKEN,               /* whoever holds the HTTP bearer token */
+        _EXEC_OWNER_KIND_MAX,
+} ExecOwnerKind;
 
 typedef struct ExecRecord {
         char id[EXEC_ID_LEN + 1];
@@ -43,13 +55,22 @@ typedef struct ExecRecord {
         uint64_t cpu_usec;
         uint64_t memory_peak_bytes;
         Limits limits;
-        uid_t owner_uid;
+        ExecOwnerKind owner_kind;       /* see exec_record_owner_kind() */
+        uid_t owner_uid;                /* the owning user, or (uid_t) -1 */
         char *node;
         char *queue_entry;              /* stream entry id in the queue, NULL until queued */
         bool has_stdin;
 } ExecRecord;
 
 #define EXEC_RECORD_INIT { .state = EXEC_STATE_QUEUED, .owner_uid = (uid_t) -1 }
+
+/* The kind of owner of @r: EXEC_OWNER_TOKEN when owner_kind says so, else
+ * EXEC_OWNER_UID when owner_uid is set, else EXEC_OWNER_NONE. */
+ExecOwnerKind exec_record_owner_kind(const ExecRecord *r);
+
+/* A deep copy of @src into @dst (overwritten, not freed). Returns 0, or
+ * -ENOMEM with @dst reset to EXEC_RECORD_INIT. */
+int exec_record_copy(ExecRecord *dst, const ExecRecord *src);
 
 /* Frees the strings @r owns and resets it to EXEC_RECORD_INIT. */
 void exec_record_done(ExecRecord *r);
