@@ -229,6 +229,13 @@ int sse_stream_new(SseStream **ret, sd_event *event, uint64_t keepalive_usec,
                 return r;
         }
         (void) sd_event_source_set_description(s->keepalive_source, "sse-keepalive");
+        /* Periodic: the callback moves the time forward each tick. */
+        r = sd_event_source_set_enabled(s->keepalive_source, SD_EVENT_ON);
+        if (r < 0) {
+                s->keepalive_source = sd_event_source_disable_unref(s->keepalive_source);
+                free(s);
+                return r;
+        }
 
         *ret = s;
         return 0;
