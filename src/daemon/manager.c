@@ -28,6 +28,18 @@
 /* The longest bearer token we read. */
 #define HTTP_TOKEN_MAX 4096
 
+char *manager_redis_problem(Manager *m, int r) {
+        const char *why = redis_store_last_error(m->store);
+        char *s;
+
+        if (why && strncmp(why, "Redis at ", strlen("Redis at ")) == 0)
+                return strdup(why);
+        if (asprintf(&s, "Redis at %s is unreachable: %s", m->config.redis_address,
+                     why ?: (r < 0 ? strerror(-r) : "not connected yet")) < 0)
+                return NULL;
+        return s;
+}
+
 void manager_update_status(Manager *m) {
         if (m->stopping)
                 (void) sd_notifyf(false, "STATUS=Stopping: %u execution(s) still running.", m->n_running);
@@ -240,6 +252,43 @@ static int manager_load_http_token(Manager *m) {
         return 0;
 }
 
+/*
+ * The Redis password, from the systemd credential "redis-password"
+ * (LoadCredential=redis-password:/etc/pyexecd/redis-password): "PASSWORD"
+ * or "USER PASSWORD" on one line (redis-store.h). Without it no AUTH is
+ * sent. A credential that is there but unusable stops the start: running
+ * without the password would only fail later, less clearly.
+ */
+static int manager_load_redis_password(Manager *m) {
+        _cleanup_free_ char *path = NULL;
+        const char *dir;
+        int r;
+
+        dir = getenv("CREDENTIALS_DIRECTORY");
+        if (!dir || !*dir)
+                return 0;
+        if (asprintf(&path, "%s/%s", dir, REDIS_PASSWORD_CREDENTIAL) < 0)
+                return log_oom();
+        r = redis_store_load_auth(m->store, path);
+        switch (r) {
+        case 0:
+                log_debug("Authenticating to Redis with the credential %s.", path);
+                return 0;
+        case -ENOENT:
+                return 0;
+        case -ENODATA:
+                return log_error_errno(r, "The credential %s is empty: it must hold the Redis password, "
+                                       "or \"USER PASSWORD\".", path);
+        case -EBADMSG:
+                return log_error_errno(r, "The credential %s must be one line: the Redis password, "
+                                       "or \"USER PASSWORD\" (neither part empty).", path);
+        case -E2BIG:
+                return log_error_errno(r, "The credential %s is longer than %d bytes.", path, REDIS_PASSWORD_MAX);
+        default:
+                return log_error_errno(r, "Failed to read the credential %s: %m", path);
+        }
+}
+
 void manager_record_changed(Manager *m, const ExecRecord *rec) {
         ExecEntry *e = NULL;
         int r;
@@ -339,6 +388,10 @@ int manager_new(Manager **ret, sd_event *event, const Config *config, const Mana
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the Redis connection to %s: %m", m->config.redis_address);
         redis_store_set_state_handler(m->store, manager_on_store_state, m);
+        /* Before the loop runs: the store's first attempt starts from there. */
+        r = manager_load_redis_password(m);
+        if (r < 0)
+                return r;
 
         *ret = TAKE_PTR(m);
         return 0;

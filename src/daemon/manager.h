@@ -148,6 +148,12 @@ void manager_ready(Manager *m);
  * queued ones stay queued; the loop exits when that is stored. */
 void manager_stop(Manager *m);
 
+/* Why Redis cannot be used now, as one sentence for 503 answers and D-Bus
+ * errors ("Redis at ADDR is unreachable: …", or the store's own account
+ * when it names Redis already, e.g. a refused password). @r is the error of
+ * the failed call, 0 when there was none. Returns a new string, or NULL. */
+char *manager_redis_problem(Manager *m, int r);
+
 /* True for store errors that mean "Redis is away", not "the request is wrong". */
 static inline bool store_error_is_transient(int r) {
         return r == -ENOTCONN || r == -ECONNRESET || r == -ETIMEDOUT || r == -ECANCELED;

@@ -33,7 +33,7 @@
 typedef enum StoreState {
         STORE_DISCONNECTED,     /* retry timer armed (unless freed) */
         STORE_CONNECTING,       /* connect(2) under way, connect timeout armed */
-        STORE_SETTING_UP,       /* consumer group and scripts being set up */
+        STORE_SETTING_UP,       /* AUTH (if any), consumer group and scripts being set up */
         STORE_READY,
 } StoreState;
 
@@ -48,8 +48,11 @@ int args_add(Args *a, const void *p, size_t n);
 int args_add_str(Args *a, const char *s);
 int args_add_u64(Args *a, uint64_t v);
 void args_done(Args *a);
+/* Zeroes every argument (explicit_bzero), then args_done(): for vectors holding secrets. */
+void args_erase(Args *a);
 
 typedef enum RequestKind {
+        REQUEST_SETUP_AUTH,
         REQUEST_SETUP_GROUP,
         REQUEST_SETUP_SCRIPT,
         REQUEST_SUBMIT,
@@ -107,6 +110,12 @@ struct RedisStore {
         unsigned setup_pending;
         bool drop_pending;              /* set-up could not be sent: drop from the timer */
         char *sha[_REDIS_SCRIPT_MAX];
+
+        /* Sent with AUTH first on every connection when set; zeroed when
+         * freed (see redis_store_set_auth()). */
+        char *auth_user;
+        char *auth_password;
+        bool auth_error_logged;         /* the refusal is in the journal; again only after a success */
 
         sd_event_source *timeout_source;        /* connect or command timeout */
         sd_event_source *retry_source;          /* next connection attempt */

@@ -2,7 +2,7 @@
 
 /*
  * The connection side of the store: address parsing, connecting and
- * reconnecting, set-up (consumer group, scripts), the connect and command
+ * reconnecting, set-up (AUTH, consumer group, scripts), the connect and command
  * timeouts, and the bookkeeping that gives every accepted request exactly
  * one callback. The operations themselves are in redis-store-ops.c.
  *
@@ -15,7 +15,15 @@
  * Only READY accepts requests. The state handler hears "true" on entering
  * READY and "false" when a READY connection ends; failed attempts are not
  * reported (they would be, every second, while Redis is down), only kept in
- * last_error.
+ * last_error. A refused password is the exception, logged once (until the
+ * next success): it is a configuration error, not an outage that ends by
+ * itself, and the journal is where the admin looks.
+ *
+ * Set-up: with a password set (redis_store_set_auth()), AUTH is the first
+ * command on the connection and the others are pipelined behind it. Redis
+ * runs them in order, so they run authenticated; when AUTH fails, its reply
+ * comes first and drops the connection before the NOAUTH errors of the
+ * others are looked at.
  *
  * Timeouts: one timer serves as connect timeout while CONNECTING and as
  * command timeout afterwards. It is armed when the first command is sent
@@ -25,6 +33,7 @@
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <hiredis/async.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -32,9 +41,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include "redis/redis-sdevent.h"
 #include "redis/redis-store-internal.h"
+#include "shared/log.h"
 
 #define DEFAULT_PORT 6379
 #define DEFAULT_CONNECT_TIMEOUT_USEC (5 * USEC_PER_SEC)
@@ -104,6 +115,69 @@ void args_done(Args *a) {
         *a = (Args) {};
 }
 
+void args_erase(Args *a) {
+        for (size_t i = 0; i < a->n; i++)
+                explicit_bzero(a->argv[i], a->len[i]);
+        args_done(a);
+}
+
+/* ---- secrets ---- */
+
+static char *erase_and_free(char *p) {
+        if (p) {
+                explicit_bzero(p, strlen(p));
+                free(p);
+        }
+        return NULL;
+}
+
+void redis_auth_done(RedisAuth *a) {
+        if (!a)
+                return;
+        a->user = erase_and_free(a->user);
+        a->password = erase_and_free(a->password);
+}
+
+int redis_auth_parse(const char *text, size_t size, RedisAuth *ret) {
+        _cleanup_(redis_auth_done) RedisAuth a = {};
+        const char *space;
+
+        if (!text || !ret)
+                return -EINVAL;
+
+        /* "echo secret > file" leaves a newline that is no part of it. */
+        if (size > 0 && text[size - 1] == '\n') {
+                size--;
+                if (size > 0 && text[size - 1] == '\r')
+                        size--;
+        }
+        if (size == 0)
+                return -ENODATA;
+        if (size > REDIS_PASSWORD_MAX)
+                return -E2BIG;
+        /* A second line would be a guess (user on one, password on the
+         * other?): refuse rather than send something else than meant. */
+        if (memchr(text, '\n', size) || memchr(text, '\r', size) || memchr(text, 0, size))
+                return -EBADMSG;
+
+        space = memchr(text, ' ', size);
+        if (space) {
+                size_t n = (size_t) (space - text);
+
+                if (n == 0 || n + 1 == size)
+                        return -EBADMSG;
+                a.user = strndup(text, n);
+                a.password = strndup(space + 1, size - n - 1);
+        } else
+                a.password = strndup(text, size);
+        if (!a.password || (space && !a.user))
+                return -ENOMEM;
+
+        *ret = a;
+        a = (RedisAuth) {};
+        return 0;
+}
+
 /* ---- the store object ---- */
 
 RedisStore *store_ref(RedisStore *s) {
@@ -115,6 +189,8 @@ static void store_destroy(RedisStore *s) {
         /* Everything with callbacks into us is gone by now (redis_store_free()). */
         for (size_t i = 0; i < _REDIS_SCRIPT_MAX; i++)
                 free(s->sha[i]);
+        erase_and_free(s->auth_user);
+        erase_and_free(s->auth_password);
         free(s->last_error);
         free(s->key_queue);
         free(s->key_queued);
@@ -151,6 +227,21 @@ void store_set_error(RedisStore *s, const char *format, ...) {
                 return;
 
         if (asprintf(&m, "Redis at %s: %s", s->address, text) < 0)
+                return;
+        free(s->last_error);
+        s->last_error = m;
+}
+
+/* The same, for messages that name the address themselves. */
+_printf_(2, 3) static void store_set_error_full(RedisStore *s, const char *format, ...) {
+        char *m;
+        va_list ap;
+        int r;
+
+        va_start(ap, format);
+        r = vasprintf(&m, format, ap);
+        va_end(ap);
+        if (r < 0)
                 return;
         free(s->last_error);
         s->last_error = m;
@@ -291,7 +382,10 @@ int request_new(RedisStore *s, RequestKind kind, int script, unsigned numkeys, R
 Request *request_free(Request *req) {
         if (!req)
                 return NULL;
-        args_done(&req->args);
+        if (req->kind == REQUEST_SETUP_AUTH)
+                args_erase(&req->args);
+        else
+                args_done(&req->args);
         free(req);
         return NULL;
 }
@@ -313,6 +407,11 @@ static void request_unlink(RedisStore *s, Request *req) {
         if (req->next)
                 req->next->prev = req->prev;
         req->prev = req->next = NULL;
+}
+
+static bool request_is_setup(const Request *req) {
+        return req->kind == REQUEST_SETUP_AUTH || req->kind == REQUEST_SETUP_GROUP ||
+                req->kind == REQUEST_SETUP_SCRIPT;
 }
 
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata);
@@ -345,7 +444,7 @@ static void store_fail_requests(RedisStore *s, int error) {
         while ((req = s->requests)) {
                 request_unlink(s, req);
                 req->store = NULL;
-                if (req->kind != REQUEST_SETUP_GROUP && req->kind != REQUEST_SETUP_SCRIPT)
+                if (!request_is_setup(req))
                         request_complete(s, req, error, NULL);
         }
         s->n_sent = 0;
@@ -428,6 +527,7 @@ static void store_ready(RedisStore *s) {
         free(s->last_error);
         s->last_error = NULL;
         s->reported_up = true;
+        s->auth_error_logged = false;
 
         store_ref(s);
         store_complete_waiters(s, waiters, 0);
@@ -436,8 +536,50 @@ static void store_ready(RedisStore *s) {
         store_unref(s);
 }
 
+/* Redis's error text, unless it echoes the password (no Redis does, but a
+ * proxy in between might): the message goes to clients and the journal. */
+static const char *auth_reply_text(RedisStore *s, const redisReply *reply) {
+        if (reply->type != REDIS_REPLY_ERROR && reply->type != REDIS_REPLY_STATUS)
+                return "unexpected reply";
+        if (s->auth_password && memmem(reply->str, reply->len, s->auth_password, strlen(s->auth_password)))
+                return "(reply withheld: it contains the password)";
+        return reply->str;
+}
+
+/* Ends the attempt on an authentication problem: last_error set already. */
+static void store_auth_failed(RedisStore *s) {
+        if (!s->auth_error_logged) {
+                log_error("%s (retrying every %" PRIu64 " ms)", s->last_error, s->retry_usec / USEC_PER_MSEC);
+                s->auth_error_logged = true;
+        }
+        store_drop(s, -EACCES);
+}
+
 static void setup_reply(RedisStore *s, Request *req, const redisReply *reply) {
         const char *what = req->kind == REQUEST_SETUP_GROUP ? "XGROUP CREATE" : "SCRIPT LOAD";
+
+        if (req->kind == REQUEST_SETUP_AUTH) {
+                if (reply->type == REDIS_REPLY_STATUS && strcmp(reply->str, "OK") == 0)
+                        goto next;
+                if (s->auth_user)
+                        store_set_error_full(s, "Redis at %s refused the password of user \"%s\" (credential %s): %s",
+                                             s->address, s->auth_user, REDIS_PASSWORD_CREDENTIAL,
+                                             auth_reply_text(s, reply));
+                else
+                        store_set_error_full(s, "Redis at %s refused the password (credential %s): %s",
+                                             s->address, REDIS_PASSWORD_CREDENTIAL, auth_reply_text(s, reply));
+                store_auth_failed(s);
+                return;
+        }
+
+        /* No AUTH sent, and Redis wants one (requirepass, or the default
+         * user disabled): say what is missing. */
+        if (reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOAUTH", 6) == 0 && !s->auth_password) {
+                store_set_error_full(s, "Redis at %s requires a password (%s), and pyexecd has none (credential %s)",
+                                     s->address, reply->str, REDIS_PASSWORD_CREDENTIAL);
+                store_auth_failed(s);
+                return;
+        }
 
         if (req->kind == REQUEST_SETUP_GROUP) {
                 /* BUSYGROUP: another node (or an earlier connection) made it. */
@@ -458,6 +600,7 @@ static void setup_reply(RedisStore *s, Request *req, const redisReply *reply) {
                 s->sha[req->script] = sha;
         }
 
+next:
         if (--s->setup_pending == 0)
                 store_ready(s);
         return;
@@ -487,7 +630,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata) {
         if (!rep) {
                 /* hiredis is tearing the connection down (an error, or EOF);
                  * its disconnect callback follows. */
-                if (req->kind != REQUEST_SETUP_GROUP && req->kind != REQUEST_SETUP_SCRIPT)
+                if (!request_is_setup(req))
                         request_complete(s, req, -ECONNRESET, NULL);
                 goto finish;
         }
@@ -531,7 +674,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata) {
                 goto finish;
         }
 
-        if (req->kind == REQUEST_SETUP_GROUP || req->kind == REQUEST_SETUP_SCRIPT)
+        if (request_is_setup(req))
                 setup_reply(s, req, rep);
         else
                 request_complete(s, req, 0, rep);
@@ -562,6 +705,25 @@ static int errno_from_context(const redisContext *c, int saved_errno) {
 static int store_send_setup(RedisStore *s) {
         _cleanup_(request_freep) Request *req = NULL;
         int r;
+
+        /* First of all: until it is accepted, Redis answers nothing else. */
+        if (s->auth_password) {
+                r = request_new(s, REQUEST_SETUP_AUTH, -1, 0, &req);
+                if (r < 0)
+                        return r;
+                r = args_add_str(&req->args, "AUTH");
+                if (r >= 0 && s->auth_user)
+                        r = args_add_str(&req->args, s->auth_user);
+                if (r >= 0)
+                        r = args_add_str(&req->args, s->auth_password);
+                if (r < 0)
+                        return r;
+                r = request_send(s, req);
+                if (r < 0)
+                        return r;
+                TAKE_PTR(req);
+                s->setup_pending++;
+        }
 
         /* Created from the start of the stream, not "$": entries queued
          * while the group did not exist (flushed data) are still served;
@@ -849,6 +1011,74 @@ void redis_store_set_state_handler(RedisStore *s, redis_store_state_handler_t ha
                 return;
         s->state_handler = handler;
         s->state_userdata = userdata;
+}
+
+int redis_store_set_auth(RedisStore *s, const char *user, const char *password) {
+        char *u = NULL, *p = NULL;
+
+        if (!s || (user && !password) || (user && !user[0]) || (password && !password[0]))
+                return -EINVAL;
+
+        if (password) {
+                p = strdup(password);
+                if (!p)
+                        return -ENOMEM;
+        }
+        if (user) {
+                u = strdup(user);
+                if (!u) {
+                        erase_and_free(p);
+                        return -ENOMEM;
+                }
+        }
+
+        erase_and_free(s->auth_user);
+        erase_and_free(s->auth_password);
+        s->auth_user = u;
+        s->auth_password = p;
+        s->auth_error_logged = false;
+        return 0;
+}
+
+int redis_store_load_auth(RedisStore *s, const char *path) {
+        /* Room for the longest line, its "\r\n" and one byte more: the
+         * parser tells a longer file from the size it gets. */
+        char buf[REDIS_PASSWORD_MAX + 3];
+        _cleanup_(redis_auth_done) RedisAuth a = {};
+        _cleanup_close_ int fd = -EBADF;
+        size_t n = 0;
+        int r;
+
+        if (!s || !path)
+                return -EINVAL;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+
+        /* read(2) straight into this buffer, zeroed below: no stdio copy
+         * of the password is left behind. */
+        while (n < sizeof(buf)) {
+                ssize_t k = read(fd, buf + n, sizeof(buf) - n);
+
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        r = -errno;
+                        goto finish;
+                }
+                if (k == 0)
+                        break;
+                n += (size_t) k;
+        }
+
+        r = redis_auth_parse(buf, n, &a);
+        if (r >= 0)
+                r = redis_store_set_auth(s, a.user, a.password);
+
+finish:
+        explicit_bzero(buf, sizeof(buf));
+        return r;
 }
 
 void redis_store_set_timeouts(RedisStore *s, uint64_t connect_usec, uint64_t command_usec, uint64_t retry_usec) {

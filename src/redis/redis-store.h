@@ -58,8 +58,8 @@ typedef struct RedisEvent {
         size_t data_size;
 } RedisEvent;
 
-/* Called after every (re)connect that finished its set-up (consumer group
- * created) with @connected = true, and after every loss with false. */
+/* Called after every (re)connect that finished its set-up (AUTH accepted,
+ * consumer group created) with @connected = true, and after every loss with false. */
 typedef void (*redis_store_state_handler_t)(RedisStore *s, bool connected, void *userdata);
 
 /*
@@ -72,6 +72,66 @@ int redis_store_new(RedisStore **ret, sd_event *event, const char *address, cons
 RedisStore *redis_store_free(RedisStore *s);
 
 void redis_store_set_state_handler(RedisStore *s, redis_store_state_handler_t handler, void *userdata);
+
+/*
+ * Authentication. Redis holds everything (code, outputs, owners, the
+ * queue), so a Redis that local users can reach must ask for a password;
+ * the daemon reads it from the systemd credential "redis-password"
+ * ($CREDENTIALS_DIRECTORY/redis-password, LoadCredential=).
+ *
+ * Its format: one line, at most REDIS_PASSWORD_MAX bytes, one trailing
+ * newline ("\n" or "\r\n") ignored:
+ *   PASSWORD        sent as "AUTH PASSWORD" (requirepass, the default user)
+ *   USER PASSWORD   sent as "AUTH USER PASSWORD" (a Redis 6+ ACL user): the
+ *                   line is split at its first space, so PASSWORD may hold
+ *                   spaces; a password with spaces for requirepass is
+ *                   written "default PASSWORD".
+ * No other newline, no NUL byte; neither part may be empty.
+ */
+#define REDIS_PASSWORD_CREDENTIAL "redis-password"
+#define REDIS_PASSWORD_MAX 4096
+
+typedef struct RedisAuth {
+        char *user;             /* NULL: AUTH with the password alone */
+        char *password;
+} RedisAuth;
+
+/*
+ * Parses a credential's @size bytes at @text (see above) into @ret, which
+ * the caller clears with redis_auth_done(). Returns 0; -ENODATA when it is
+ * empty (or only a newline); -EBADMSG when it holds another newline or a
+ * NUL, or when the part before or after the first space is empty; -E2BIG
+ * when longer than REDIS_PASSWORD_MAX; -ENOMEM.
+ */
+int redis_auth_parse(const char *text, size_t size, RedisAuth *ret);
+
+/* Zeroes (explicit_bzero) and frees both strings; @a may be NULL. */
+void redis_auth_done(RedisAuth *a);
+
+/*
+ * Sets what every connection sends as its very first command: "AUTH
+ * @password", or "AUTH @user @password" when @user is not NULL. Copies
+ * both; the store zeroes its copies when it is freed or they are replaced.
+ * @password NULL (and @user NULL): no AUTH, the default. Applies from the
+ * next connection attempt on: redis_store_new() attempts the first one
+ * from the event loop, so calling this right after it covers every
+ * connection. A refused password (WRONGPASS, or any error reply to AUTH)
+ * fails the attempt like an unreachable Redis (last_error: "Redis at ADDR
+ * refused the password (credential redis-password): <Redis's reply>", never
+ * the password itself; logged once until the next success) and the store
+ * retries. Returns 0, -EINVAL (an empty string, or a user without a
+ * password) or -ENOMEM.
+ */
+int redis_store_set_auth(RedisStore *s, const char *user, const char *password);
+
+/*
+ * Reads the credential file @path, parses it (redis_auth_parse()) and sets
+ * it (redis_store_set_auth()); the buffers that held it are zeroed. Returns
+ * 0; -ENOENT when there is no such file (the caller goes on without AUTH);
+ * the errors of redis_auth_parse(); another negative errno when it cannot
+ * be read.
+ */
+int redis_store_load_auth(RedisStore *s, const char *path);
 
 /*
  * Changes the timeouts (µs; 0 keeps the current value): @connect_usec for a
@@ -90,13 +150,16 @@ bool redis_store_is_connected(RedisStore *s);
 bool redis_store_is_connecting(RedisStore *s);
 
 /* Why the last connection attempt or command failed, for 503 messages
- * ("Redis at 127.0.0.1:6379: Connection refused"); NULL if none. */
+ * ("Redis at 127.0.0.1:6379: Connection refused", "Redis at /run/redis.sock
+ * refused the password (credential redis-password): WRONGPASS …"); NULL if
+ * none. Never holds the password. */
 const char *redis_store_last_error(RedisStore *s);
 
 /* Drops the connection, if any, and connects again now (POST /initialize);
  * while an attempt is under way already, waits for that one. The callback
  * gets 0 once connected and set up, or the error of the failed attempt
- * (e.g. -ECONNREFUSED, -ENOENT, -ETIMEDOUT). @callback may be NULL. */
+ * (e.g. -ECONNREFUSED, -ENOENT, -ETIMEDOUT; -EACCES when Redis refused the
+ * password or wants one it was not given). @callback may be NULL. */
 typedef void (*redis_store_done_t)(RedisStore *s, int r, void *userdata);
 int redis_store_reconnect(RedisStore *s, redis_store_done_t callback, void *userdata);
 

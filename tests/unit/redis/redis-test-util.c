@@ -56,9 +56,38 @@ void test_base_dir_teardown(void) {
 
 static void redis_spawn(TestRedis *t) {
         char log[PATH_MAX + 16];
+        const char *argv[64];
+        size_t n = 0;
         pid_t parent = getpid(), pid;
 
         (void) snprintf(log, sizeof(log), "%s/redis.log", t->dir);
+
+        /* Built before fork(): the child only execs. A config file must
+         * come first; command-line options override it. */
+        argv[n++] = REDIS_SERVER_PATH;
+        if (t->conf[0])
+                argv[n++] = t->conf;
+        {
+                static const char *const base[] = {
+                        "--port", "0",
+                        "--unixsocketperm", "700",
+                        "--save", "",
+                        "--appendonly", "no",
+                        "--daemonize", "no",
+                        "--logfile", "",
+                };
+                for (size_t i = 0; i < ELEMENTSOF(base); i++)
+                        argv[n++] = base[i];
+        }
+        argv[n++] = "--unixsocket";
+        argv[n++] = t->socket;
+        argv[n++] = "--dir";
+        argv[n++] = t->dir;
+        for (size_t i = 0; t->extra && t->extra[i]; i++) {
+                ck_assert_uint_lt(n, ELEMENTSOF(argv) - 1);
+                argv[n++] = t->extra[i];
+        }
+        argv[n] = NULL;
 
         pid = fork();
         ck_assert_int_ge(pid, 0);
@@ -74,16 +103,7 @@ static void redis_spawn(TestRedis *t) {
                 fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
                 if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0)
                         _exit(127);
-                execl(REDIS_SERVER_PATH, REDIS_SERVER_PATH,
-                      "--port", "0",
-                      "--unixsocket", t->socket,
-                      "--unixsocketperm", "700",
-                      "--dir", t->dir,
-                      "--save", "",
-                      "--appendonly", "no",
-                      "--daemonize", "no",
-                      "--logfile", "",
-                      (char *) NULL);
+                execv(REDIS_SERVER_PATH, (char *const *) argv);
                 _exit(127);
         }
         t->pid = pid;
@@ -99,7 +119,9 @@ static void redis_spawn(TestRedis *t) {
                 c = redisConnectUnixWithTimeout(t->socket, tv);
                 if (c && !c->err) {
                         redisReply *reply = redisCommand(c, "PING");
-                        bool pong = reply && reply->type == REDIS_REPLY_STATUS && strcmp(reply->str, "PONG") == 0;
+                        bool pong = reply &&
+                                ((reply->type == REDIS_REPLY_STATUS && strcmp(reply->str, "PONG") == 0) ||
+                                 (reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOAUTH", 6) == 0));
 
                         freeReplyObject(reply);
                         redisFree(c);
@@ -113,18 +135,32 @@ static void redis_spawn(TestRedis *t) {
         }
 }
 
-void test_redis_start(TestRedis *t) {
+void test_redis_start_full(TestRedis *t, const char *conf, const char *const *extra) {
         int n;
 
         ck_assert_msg(base_dir[0], "no base directory");
-        *t = (TestRedis) { .pid = 0 };
+        *t = (TestRedis) { .pid = 0, .extra = extra };
         n = snprintf(t->dir, sizeof(t->dir), "%s/t.XXXXXX", base_dir);
         ck_assert(n > 0 && (size_t) n < sizeof(t->dir));
         ck_assert_ptr_nonnull(mkdtemp(t->dir));
         n = snprintf(t->socket, sizeof(t->socket), "%s/redis.sock", t->dir);
         /* sun_path has 108 bytes. */
         ck_assert(n > 0 && n < 108);
+        if (conf) {
+                FILE *f;
+
+                n = snprintf(t->conf, sizeof(t->conf), "%s/redis.conf", t->dir);
+                ck_assert(n > 0 && (size_t) n < sizeof(t->conf));
+                f = fopen(t->conf, "we");
+                ck_assert_ptr_nonnull(f);
+                ck_assert_int_ge(fputs(conf, f), 0);
+                ck_assert_int_eq(fclose(f), 0);
+        }
         redis_spawn(t);
+}
+
+void test_redis_start(TestRedis *t) {
+        test_redis_start_full(t, NULL, NULL);
 }
 
 void test_redis_restart(TestRedis *t) {
@@ -168,6 +204,19 @@ redisContext *test_redis_connect(TestRedis *t) {
 
         ck_assert_ptr_nonnull(c);
         ck_assert_msg(!c->err, "connect to %s: %s", t->socket, c->errstr);
+        return c;
+}
+
+redisContext *test_redis_connect_auth(TestRedis *t, const char *user, const char *password) {
+        redisContext *c = test_redis_connect(t);
+        redisReply *reply;
+
+        if (user)
+                reply = test_redis_command(c, "AUTH %s %s", user, password);
+        else
+                reply = test_redis_command(c, "AUTH %s", password);
+        ck_assert_msg(reply->type == REDIS_REPLY_STATUS, "AUTH: %s", reply->str);
+        freeReplyObject(reply);
         return c;
 }
 

@@ -23,6 +23,8 @@
 typedef struct TestRedis {
         char dir[PATH_MAX];
         char socket[PATH_MAX];
+        char conf[PATH_MAX];            /* a redis.conf in dir, or "" */
+        const char *const *extra;       /* more arguments (borrowed), or NULL */
         pid_t pid;
 } TestRedis;
 
@@ -33,6 +35,12 @@ void test_base_dir_teardown(void);
 /* Makes a directory under the base directory and starts a server there;
  * returns once it answers PING. Aborts the test on failure. */
 void test_redis_start(TestRedis *t);
+/* The same, with @conf written to a redis.conf in its directory (NULL: none)
+ * and the NULL-terminated arguments @extra added (NULL: none; borrowed, must
+ * outlive the server: restarts use them again), e.g. "--requirepass". A
+ * server that wants a password counts as up once it answers PING with
+ * NOAUTH. */
+void test_redis_start_full(TestRedis *t, const char *conf, const char *const *extra);
 /* Starts the server again, on the same socket, after test_redis_kill(). */
 void test_redis_restart(TestRedis *t);
 /* SIGKILL and reap (no-op when not running). */
@@ -45,6 +53,8 @@ void test_redis_stop(TestRedis *t);
 
 /* A blocking connection for looking at the data directly. */
 redisContext *test_redis_connect(TestRedis *t);
+/* The same, sending "AUTH @password" or "AUTH @user @password" first (@user may be NULL). */
+redisContext *test_redis_connect_auth(TestRedis *t, const char *user, const char *password);
 /* Runs a command on @c (redisCommand() format) and returns the reply; aborts the test on I/O errors. */
 redisReply *test_redis_command(redisContext *c, const char *format, ...);
 
