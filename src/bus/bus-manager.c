@@ -10,6 +10,7 @@
  */
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -145,6 +146,10 @@ static int read_execute_options(sd_bus_message *msg, json_t *request, json_t *li
                         double d;
 
                         r = sd_bus_message_read(msg, "v", "d", &d);
+                        /* JSON has no infinity or NaN (jansson refuses them). */
+                        if (r >= 0 && !isfinite(d))
+                                return sd_bus_error_setf(error, BUS_ERROR_INVALID_LIMITS,
+                                                         "Option \"%s\" must be a finite number.", name);
                         if (r >= 0)
                                 value = json_real(d);
                         break;

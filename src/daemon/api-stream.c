@@ -210,9 +210,8 @@ static void stream_on_first_events(RedisStore *s, int r, const RedisEvent *event
                 goto fail;
         }
         if (r < 0) {
-                (void) http_request_respond_error(req, 503, "unavailable", "Redis at %s is unreachable: %s",
-                                                  m->config.redis_address,
-                                                  redis_store_last_error(m->store) ?: strerror(-r));
+                _cleanup_free_ char *why = manager_redis_problem(m, r);
+                (void) http_request_respond_error(req, 503, "unavailable", "%s", why ?: "Redis is unreachable.");
                 goto fail;
         }
 
@@ -264,9 +263,8 @@ static void stream_on_visible(Manager *m, const OpsResult *res, void *userdata) 
 
         r = redis_store_read_events(m->store, sub->id, sub->cursor, STREAM_BATCH, stream_on_first_events, st);
         if (r < 0) {
-                (void) http_request_respond_error(st->request, 503, "unavailable", "Redis at %s is unreachable: %s",
-                                                  m->config.redis_address,
-                                                  redis_store_last_error(m->store) ?: strerror(-r));
+                _cleanup_free_ char *why = manager_redis_problem(m, r);
+                (void) http_request_respond_error(st->request, 503, "unavailable", "%s", why ?: "Redis is unreachable.");
                 goto fail;
         }
         return;

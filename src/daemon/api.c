@@ -303,10 +303,14 @@ static void api_initialize_respond(ApiCall *c) {
         }
 
         if (!ready) {
-                if (asprintf(&missing, "%s%s%s",
-                             c->redis_result < 0 ? "Redis is unreachable. " : "",
-                             !c->systemd_version ? "systemd does not answer on the system bus. " : "",
-                             !c->python_version ? "python3 does not run. " : "") < 0)
+                _cleanup_free_ char *why = c->redis_result < 0 ? manager_redis_problem(m, c->redis_result) : NULL;
+
+                if (asprintf(&missing, "%s%s%s%s%s",
+                             c->redis_result < 0 ? (why ?: "Redis is unreachable.") : "",
+                             c->redis_result < 0 && (!c->systemd_version || !c->python_version) ? " " : "",
+                             !c->systemd_version ? "systemd does not answer on the system bus." : "",
+                             !c->systemd_version && !c->python_version ? " " : "",
+                             !c->python_version ? "python3 does not run." : "") < 0)
                         missing = NULL;
                 json_t *error = json_pack("{s:s,s:s}", "code", "unavailable", "message", missing ?: "Not ready.");
                 if (error)

@@ -230,10 +230,10 @@ static void ops_fail_oom(Manager *m, ops_callback_t callback, void *userdata) {
 static void ops_call_fail_store(OpsCall *call, int r) {
         Manager *m = call->manager;
 
-        if (store_error_is_transient(r))
-                ops_call_fail(call, OPS_UNAVAILABLE, "Redis at %s is unreachable: %s", m->config.redis_address,
-                              redis_store_last_error(m->store) ?: strerror(-r));
-        else
+        if (store_error_is_transient(r)) {
+                _cleanup_free_ char *why = manager_redis_problem(m, r);
+                ops_call_fail(call, OPS_UNAVAILABLE, "%s", why ?: "Redis is unreachable.");
+        } else
                 ops_call_fail(call, OPS_INTERNAL, "Redis request failed: %s", strerror(-r));
 }
 
@@ -268,8 +268,8 @@ static void ops_on_store_attempt(RedisStore *s, int r, void *userdata) {
         Manager *m = call->manager;
 
         if (!redis_store_is_connected(m->store)) {
-                ops_call_fail(call, OPS_UNAVAILABLE, "Redis at %s is unreachable: %s", m->config.redis_address,
-                              redis_store_last_error(m->store) ?: (r < 0 ? strerror(-r) : "not connected"));
+                _cleanup_free_ char *why = manager_redis_problem(m, r);
+                ops_call_fail(call, OPS_UNAVAILABLE, "%s", why ?: "Redis is unreachable.");
                 return;
         }
         call->next(call);
@@ -289,8 +289,8 @@ static void ops_call_need_store(OpsCall *call, ops_step_t next) {
                 if (redis_store_wait_attempt(m->store, ops_on_store_attempt, call) >= 0)
                         return;
         }
-        ops_call_fail(call, OPS_UNAVAILABLE, "Redis at %s is unreachable: %s", m->config.redis_address,
-                      redis_store_last_error(m->store) ?: "not connected yet");
+        _cleanup_free_ char *why = manager_redis_problem(m, 0);
+        ops_call_fail(call, OPS_UNAVAILABLE, "%s", why ?: "Redis is unreachable.");
 }
 
 /* ---- authorisation ---- */
@@ -487,6 +487,15 @@ void ops_execute(Manager *m, const Caller *c, ExecRequest *req, ops_callback_t c
         /* Take the request's contents. */
         call->request = *req;
         *req = (ExecRequest) {};
+
+        /* The same bound for both front ends: HTTP bodies are cut at
+         * MaxRequestBytes= already, D-Bus messages are not. */
+        if (call->request.code_size + call->request.stdin_size > m->config.max_request_bytes) {
+                ops_call_fail(call, OPS_INVALID_ARGUMENT,
+                              "The code and stdin of %zu bytes are above the limit of %" PRIu64 " bytes (MaxRequestBytes=).",
+                              call->request.code_size + call->request.stdin_size, m->config.max_request_bytes);
+                return;
+        }
 
         ops_call_authorize(call, OPS_ACTION_EXECUTE, true, ops_execute_on_authorized);
 }

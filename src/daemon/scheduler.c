@@ -306,6 +306,22 @@ static void manager_start_claimed(Manager *m, const ExecRecord *rec, const char 
                 .slice = PYEXECD_SLICE,
         };
 
+        /* What comes out of Redis is checked again: whoever can write there
+         * could have queued limits no request could ask for. */
+        _cleanup_free_ char *limits_error = NULL;
+        r = limits_verify(&rec->limits, &m->config.limits_max, &limits_error);
+        if (r < 0) {
+                _cleanup_free_ char *error = NULL;
+
+                log_warning("Execution %s: refusing queued limits: %s", rec->id, limits_error ?: "invalid");
+                if (asprintf(&error, "refused: %s", limits_error ?: "invalid limits") < 0)
+                        error = NULL;
+                ExecTermination t = { .error = error ?: "refused: invalid limits" };
+                ExecResources res = {};
+                running_on_finished(NULL, &t, &res, false, re);
+                return;
+        }
+
         /* FileSizeMax= is not a request field, so it is not stored with the execution. */
         spec.limits.file_size_max = m->config.limits_default.file_size_max;
         spec.kill_on_output_limit = m->config.output_limit_action == OUTPUT_LIMIT_KILL;

@@ -13,6 +13,7 @@
 #include "http/mhd-util.h"
 #include "shared/list.h"
 #include "shared/log.h"
+#include "shared/utf8.h"
 
 typedef struct HttpListener HttpListener;
 
@@ -124,7 +125,11 @@ static int http_request_queue_answer(HttpRequest *r) {
                 return 0;
         }
 
-        q = mhd_respond_json(r->connection, r->status, r->json, (const char *const *) headers);
+        if (r->json)
+                q = mhd_respond_json(r->connection, r->status, r->json, (const char *const *) headers);
+        else
+                q = mhd_respond_static(r->connection, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                                       "{\"error\":{\"code\":\"internal\",\"message\":\"The answer could not be built.\"}}\n");
         json_decref(r->json);
         r->json = NULL;
         if (q < 0)
@@ -138,6 +143,17 @@ static void http_request_wake(HttpRequest *r) {
         r->suspended = false;
         MHD_resume_connection(r->connection);
         mhd_daemon_kick(r->listener->daemon);
+}
+
+/* Answers 500 with a body that needs no allocation: for when building the
+ * real answer failed. A request must never stay unanswered. */
+static void http_request_respond_fallback(HttpRequest *r) {
+        if (r->answered)
+                return;
+        r->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+        r->json = NULL;         /* queue_answer() sends the static body */
+        r->answered = true;
+        http_request_wake(r);
 }
 
 static char **strv_copy_pairs(const char *const *l) {
@@ -168,10 +184,16 @@ int http_request_respond_json(HttpRequest *r, unsigned status, json_t *body, con
                 r->answered = true;
                 return 0;
         }
+        if (!body) {
+                http_request_respond_fallback(r);
+                return -ENOMEM;
+        }
 
         r->headers = strv_copy_pairs(extra_headers);
-        if (extra_headers && !r->headers)
+        if (extra_headers && !r->headers) {
+                http_request_respond_fallback(r);
                 return -ENOMEM;
+        }
         r->status = status;
         r->json = json_incref(body);
         r->answered = true;
@@ -181,17 +203,26 @@ int http_request_respond_json(HttpRequest *r, unsigned status, json_t *body, con
 
 static int http_request_respond_errorv(HttpRequest *r, unsigned status, const char *code,
                                        const char *const *extra_headers, const char *format, va_list ap) {
-        _cleanup_free_ char *message = NULL;
+        _cleanup_free_ char *message = NULL, *repaired = NULL;
         json_t *body;
         int q;
 
-        if (vasprintf(&message, format, ap) < 0)
+        if (vasprintf(&message, format, ap) < 0) {
+                http_request_respond_fallback(r);
                 return -ENOMEM;
-        body = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
-        if (!body)
+        }
+        /* Messages quote what the client sent (paths, ids, headers), which
+         * need not be UTF-8; JSON strings must be. */
+        repaired = utf8_repair(message, strlen(message), true, NULL, NULL);
+        body = repaired ? json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", repaired) : NULL;
+        if (!body) {
+                http_request_respond_fallback(r);
                 return -ENOMEM;
+        }
         q = http_request_respond_json(r, status, body, extra_headers);
         json_decref(body);
+        if (q < 0)
+                http_request_respond_fallback(r);
         return q;
 }
 
@@ -496,6 +527,10 @@ static enum MHD_Result http_server_access_handler(void *cls, struct MHD_Connecti
                         (void) http_request_respond_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
                                                           "The request body is above the limit of %llu bytes (MaxRequestBytes=).",
                                                           (unsigned long long) s->max_body_bytes);
+                else if (!r->route)
+                        /* Not reached: no route means an answer was given at the
+                         * headers; but never call through a NULL route. */
+                        (void) http_request_respond_error(r, MHD_HTTP_NOT_FOUND, "not_found", "No such resource.");
                 else {
                         /* The connection's reference keeps @r alive during the call. */
                         r->dispatched = true;

@@ -220,6 +220,20 @@ int mhd_respond_json(struct MHD_Connection *connection, unsigned status, json_t 
         return r;
 }
 
+int mhd_respond_static(struct MHD_Connection *connection, unsigned status, const char *text) {
+        struct MHD_Response *response;
+        int r = 0;
+
+        response = MHD_create_response_from_buffer(strlen(text), (void *) text, MHD_RESPMEM_PERSISTENT);
+        if (!response)
+                return -EIO;
+        if (MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json") != MHD_YES ||
+            MHD_queue_response(connection, status, response) != MHD_YES)
+                r = -EIO;
+        MHD_destroy_response(response);
+        return r;
+}
+
 int mhd_respond_error(struct MHD_Connection *connection, unsigned status, const char *code,
                       const char *const *extra_headers, const char *format, ...) {
         _cleanup_free_ char *message = NULL;

@@ -67,6 +67,10 @@ void mhd_daemon_quiesce(MhdDaemon *d);
 int mhd_respond_json(struct MHD_Connection *connection, unsigned status, json_t *body,
                      const char *const *extra_headers);
 
+/* Queues the static, NUL-terminated JSON @text (never copied nor freed) with
+ * @status: an answer that needs no allocation. Returns 0 or -EIO. */
+int mhd_respond_static(struct MHD_Connection *connection, unsigned status, const char *text);
+
 /*
  * Queues {"error":{"code":@code,"message":<formatted>}} with @status.
  * Returns 0 or a negative errno.

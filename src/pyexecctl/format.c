@@ -140,3 +140,25 @@ bool colors_enabled(void) {
                 return false;
         return isatty(STDOUT_FILENO) > 0;
 }
+
+char *cescape(const char *s) {
+        char *r, *o;
+
+        /* At most 4 bytes out for each byte in. */
+        r = malloc(strlen(s) * 4 + 1);
+        if (!r)
+                return NULL;
+        for (o = r; *s; s++) {
+                unsigned char c = (unsigned char) *s;
+
+                if (c == '\\') {
+                        *o++ = '\\';
+                        *o++ = '\\';
+                } else if (c < 0x20 || c == 0x7f)
+                        o += sprintf(o, "\\x%02x", c);
+                else
+                        *o++ = (char) c;
+        }
+        *o = '\0';
+        return r;
+}

@@ -28,6 +28,11 @@ char *format_timestamp(char *buf, size_t size, uint64_t usec);
 /* How long before @now_usec @usec was: "5s ago", "3min 2s ago", "1 day 2h ago". */
 char *format_timestamp_relative(char *buf, size_t size, uint64_t usec, uint64_t now_usec);
 
+/* A copy of @s fit for a terminal: control characters (escape sequences a
+ * user could put into a cell id or an error text) become "\xNN", a
+ * backslash "\\". Returns NULL on ENOMEM. */
+char *cescape(const char *s);
+
 /* ANSI colours: only when @enabled (see colors_enabled()), else "". */
 const char *ansi_highlight_red(bool enabled);
 const char *ansi_highlight_green(bool enabled);

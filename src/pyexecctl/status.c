@@ -62,8 +62,10 @@ static void print_status(const ExecutionInfo *i, bool colors) {
         char ts[FORMAT_TIMESTAMP_MAX], rel[FORMAT_TIMESPAN_MAX + 8], span[FORMAT_TIMESPAN_MAX];
         char detail[512] = "";
 
-        if (i->error && *i->error)
-                (void) snprintf(detail, sizeof(detail), " (%s)", i->error);
+        if (i->error && *i->error) {
+                _cleanup_free_ char *e = cescape(i->error);
+                (void) snprintf(detail, sizeof(detail), " (%s)", e ?: "?");
+        }
         else if (i->signal && *i->signal)
                 (void) snprintf(detail, sizeof(detail), " (signal %s)", i->signal);
         else if (i->exit_code >= 0 && exec_state_is_terminal(s))
@@ -82,10 +84,15 @@ static void print_status(const ExecutionInfo *i, bool colors) {
         printf("\n");
 
         print_owner(i->owner);
-        if (i->cell_id && *i->cell_id)
-                printf("       Cell: %s\n", i->cell_id);
-        if (i->notebook_id && *i->notebook_id)
-                printf("   Notebook: %s\n", i->notebook_id);
+        /* Set by whoever submitted it: shown escaped, never as terminal control. */
+        if (i->cell_id && *i->cell_id) {
+                _cleanup_free_ char *c = cescape(i->cell_id);
+                printf("       Cell: %s\n", c ?: "?");
+        }
+        if (i->notebook_id && *i->notebook_id) {
+                _cleanup_free_ char *n = cescape(i->notebook_id);
+                printf("   Notebook: %s\n", n ?: "?");
+        }
         if (i->execution_count >= 0)
                 printf("      Count: %" PRIi64 "\n", i->execution_count);
 

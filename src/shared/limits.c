@@ -253,6 +253,31 @@ int limits_from_json(const json_t *object, const Limits *defaults, const Limits 
         return 0;
 }
 
+int limits_verify(const Limits *l, const Limits *maxima, char **ret_message) {
+        if (ret_message)
+                *ret_message = NULL;
+
+        for (size_t i = 0; i < ELEMENTSOF(limit_fields); i++) {
+                const LimitField *f = &limit_fields[i];
+                uint64_t v = limit_field_get(l, f), max = limit_field_get(maxima, f);
+                uint64_t min = MAX(f->min, (uint64_t) 1) * (f->kind == LIMIT_PERCENT ? CPU_USEC_PER_PERCENT : 1);
+                char a[64], b[64];
+
+                limit_format_value(f, v, a, sizeof(a));
+                if (v < min) {
+                        limit_format_value(f, min, b, sizeof(b));
+                        return error_message_set(ret_message, -EINVAL, "limits.%s: %s is below the minimum %s",
+                                                 f->name, a, b);
+                }
+                if (v > max) {
+                        limit_format_value(f, max, b, sizeof(b));
+                        return error_message_set(ret_message, -EINVAL, "limits.%s: %s is above the maximum %s (%s)",
+                                                 f->name, a, b, f->max_key);
+                }
+        }
+        return 0;
+}
+
 static json_t *json_uint64(uint64_t v) {
         /* json_int_t is a signed 64-bit integer here; nothing sensible is
          * that large anyway. */

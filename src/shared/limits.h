@@ -43,6 +43,14 @@ void limits_maximum(Limits *ret, unsigned ncpus);
 int limits_from_json(const json_t *object, const Limits *defaults, const Limits *maxima,
                      Limits *ret, char **ret_message);
 
+/*
+ * Checks limits that did not come through limits_from_json() (read back from
+ * Redis, where anyone who can write to it could have put them): each
+ * request-visible limit must be at least its minimum and at most @maxima's.
+ * Returns 0, or -EINVAL with a message naming the limit in @ret_message.
+ */
+int limits_verify(const Limits *l, const Limits *maxima, char **ret_message);
+
 /* Returns a new object with the request-visible limits:
  * {"timeout_sec","memory_max","cpu_quota_percent","tasks_max","output_max"}. NULL on ENOMEM. */
 json_t *limits_to_json(const Limits *l);

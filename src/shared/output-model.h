@@ -49,7 +49,9 @@ int runner_message_parse(const char *line, size_t size, const char **ret_type, j
  * The size OutputMax counts for one event: UTF-8 bytes of stream text, of
  * every mime value (strings as they are — base64 included —, JSON values
  * as their compact serialisation), of ename, evalue and traceback lines,
- * before JSON escaping. An update_display_data event counts its data like
+ * before JSON escaping, plus the compact JSON of a non-empty "metadata"
+ * and "transient" (they travel and are stored with the item, so a cell
+ * cannot hide megabytes there). An update_display_data event counts like
  * a display_data item (it is sent and stored as well); clear_output and
  * events that carry no output count 0.
  */

@@ -308,6 +308,18 @@ static uint64_t mimebundle_size(const json_t *data) {
         return n;
 }
 
+/* The compact JSON size of @o's member @key ("metadata", "transient"):
+ * it is stored and sent with the item like the data, so it counts too
+ * (else a cell could attach megabytes of metadata to empty outputs). An
+ * empty object counts nothing. */
+static uint64_t json_member_size(const json_t *o, const char *key) {
+        json_t *v = json_object_get(o, key);
+
+        if (!v || (json_is_object(v) && json_object_size(v) == 0))
+                return 0;
+        return json_dumpb(v, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
 static uint64_t string_member_size(const json_t *o, const char *key) {
         json_t *v = json_object_get(o, key);
 
@@ -321,7 +333,8 @@ uint64_t output_event_size(const char *type, const json_t *data) {
                 return 0;
 
         if (strcmp(type, "update_display_data") == 0)
-                return mimebundle_size(json_object_get(data, "data"));
+                return mimebundle_size(json_object_get(data, "data")) +
+                       json_member_size(data, "metadata") + json_member_size(data, "transient");
 
         if (strcmp(type, "output") != 0)
                 return 0;
@@ -334,7 +347,8 @@ uint64_t output_event_size(const char *type, const json_t *data) {
                 return string_member_size(data, "text");
 
         if (strcmp(output_type, "display_data") == 0 || strcmp(output_type, "execute_result") == 0)
-                return mimebundle_size(json_object_get(data, "data"));
+                return mimebundle_size(json_object_get(data, "data")) +
+                       json_member_size(data, "metadata") + json_member_size(data, "transient");
 
         if (strcmp(output_type, "error") == 0) {
                 json_t *tb = json_object_get(data, "traceback"), *line;

@@ -945,6 +945,34 @@ static uint64_t proc_status_kib(const char *field) {
         return v;
 }
 
+START_TEST(test_metadata_counts_against_output_max) {
+        size_t i, total = 0;
+        json_t *ev;
+        Run r;
+
+        /* Display items with empty data but 1.5 MB of metadata each, written
+         * to fd 3 by hand: the metadata counts against OutputMax (1 MiB),
+         * so nearly nothing of it passes. */
+        run_init(&r,
+                 "import json, os\n"
+                 "line = json.dumps({'msg_type': 'display_data', 'content': {'data': {'text/plain': 'i'},"
+                 " 'metadata': {'x': 'A' * 1500000}}}) + '\\n'\n"
+                 "for _ in range(40):\n"
+                 "    os.write(3, line.encode())\n");
+        r.spec.limits.output_max = 1024 * 1024;
+        run_start_and_wait(&r);
+
+        ck_assert_int_eq(r.state, EXEC_STATE_SUCCEEDED);
+        ck_assert(r.truncated);
+        json_array_foreach(r.events, i, ev)
+                total += json_dumpb(json_object_get(ev, "data"), NULL, 0, JSON_COMPACT);
+        ck_assert_msg(total < 2 * 1024 * 1024, "%zu bytes of events passed", total);
+
+        assert_common_end(&r);
+        run_done(&r);
+}
+END_TEST
+
 START_TEST(test_huge_outputs_bounded) {
         _cleanup_free_ char *out = NULL;
         uint64_t rss_before, hwm_after;
@@ -1762,6 +1790,7 @@ static Suite *execution_suite(void) {
         tcase_add_test(tc, test_init_forwards_signals);
         tcase_add_test(tc, test_output_max_cut);
         tcase_add_test(tc, test_output_max_no_line_break);
+        tcase_add_test(tc, test_metadata_counts_against_output_max);
         tcase_add_test(tc, test_huge_outputs_bounded);
         tcase_add_test(tc, test_endless_output_c01);
         tcase_add_test(tc, test_missing_python);

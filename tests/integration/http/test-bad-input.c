@@ -14,6 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "integ-util.h"
 
@@ -240,6 +244,69 @@ START_TEST(test_bad_ids) {
 }
 END_TEST
 
+/* Sends @request as is over the unix socket and returns what came back
+ * (at most what fits in @buf), or fails the test after 10 s. */
+static size_t raw_exchange(const char *request, size_t size, char *buf, size_t buf_size) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = "/run/pyexecd/http.sock" };
+        struct timeval tv = { .tv_sec = 10 };
+        size_t got = 0;
+        int fd;
+
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+        ck_assert_int_eq(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        ck_assert_int_eq(send(fd, request, size, MSG_NOSIGNAL), (ssize_t) size);
+        for (;;) {
+                ssize_t n = recv(fd, buf + got, buf_size - 1 - got, 0);
+                if (n <= 0)
+                        break;
+                got += (size_t) n;
+                /* The whole answer: a JSON body ends with "}\n". */
+                if (got >= 2 && memmem(buf, got, "}\n", 2))
+                        break;
+        }
+        close(fd);
+        buf[got] = '\0';
+        return got;
+}
+
+START_TEST(test_non_utf8_request_line) {
+        /* Bytes that are not UTF-8 in the path, an id or a header must get a
+         * proper answer (error bodies quote them, and JSON must be UTF-8),
+         * never a crash or a connection left hanging. */
+        static const struct {
+                const char *request;
+                const char *status;
+        } cases[] = {
+                { "GET /\xff HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "404" },
+                { "GET /api/v1/\xfe\xff HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "404" },
+                { "GET " API_BASE "/status/\xff HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "404" },
+                { "DELETE " API_BASE "/cancel/\xc3( HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "404" },
+                { "PUT " API_BASE "/status/\xff HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "405" },
+                { "GET " API_BASE "/stream/0123456789abcdef0123456789abcdef HTTP/1.1\r\nHost: x\r\n"
+                  "Last-Event-ID: \xff\r\nConnection: close\r\n\r\n", "400" },
+        };
+        char buf[8192];
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                json_auto_t *body = NULL;
+                json_error_t error;
+                const char *json;
+
+                raw_exchange(cases[i].request, strlen(cases[i].request), buf, sizeof(buf));
+                printf("case %zu answered: %.120s\n", i, buf);
+                ck_assert_msg(strncmp(buf, "HTTP/1.1 ", 9) == 0 && strncmp(buf + 9, cases[i].status, 3) == 0,
+                              "case %zu: want %s, got \"%.200s\"", i, cases[i].status, buf);
+                json = strstr(buf, "\r\n\r\n");
+                ck_assert_ptr_nonnull(json);
+                body = json_loads(json + 4, JSON_DISABLE_EOF_CHECK, &error);
+                ck_assert_msg(body, "case %zu: body is not JSON: %s", i, error.text);
+                ck_assert_ptr_nonnull(json_object_get(json_object_get(body, "error"), "message"));
+        }
+}
+END_TEST
+
 /* 405 and unknown paths */
 
 START_TEST(test_wrong_method) {
@@ -395,6 +462,33 @@ START_TEST(test_redis_down) {
 END_TEST
 
 /* Last: after all of that the daemon serves and never crashed. */
+START_TEST(test_forged_limits_refused) {
+        _cleanup_free_ char *blocker = NULL, *victim = NULL, *key = NULL, *d = NULL;
+        json_auto_t *st = NULL;
+        int r;
+
+        /* One slot: the second cell waits in the queue, where someone who
+         * can write to Redis raises its memory limit past the maximum. The
+         * daemon checks again what it takes from the queue. */
+        daemon_reset("[Queue]\nMaxConcurrent=1\n");
+        blocker = submit_code("import time\nprint('blocking', flush=True)\ntime.sleep(3)\n", NULL);
+        json_decref(wait_running(blocker, "blocking", 60 * SEC));
+        victim = submit_code("print('should not run')\n", NULL);
+        key = strprintf("pyexecd:exec:%s", victim);
+        r = run_commandl(NULL, "redis-cli", "HSET", key, "memory_max", "17179869184", NULL);
+        ck_assert_int_eq(r, 0);
+
+        st = wait_terminal(victim, 60 * SEC);
+        d = json_describe(st);
+        ck_assert_msg(strcmp(json_object_get_string(st, "status") ?: "", "error") == 0, "status: %s", d);
+        ck_assert_msg(strstr(json_object_get_string(st, "error") ?: "", "limits.memory_max: 17179869184 is above the maximum"),
+                      "error: %s", d);
+        ck_assert_msg(json_array_size(json_object_get(st, "outputs")) == 0, "it ran: %s", d);
+        json_decref(wait_terminal(blocker, 60 * SEC));
+        daemon_reset(NULL);
+}
+END_TEST
+
 START_TEST(test_still_serving) {
         _cleanup_free_ char *id = submit_code("print(6 * 7)\n", NULL), *restarts = NULL, *journal = NULL, *d = NULL;
         json_auto_t *st = wait_terminal(id, 60 * SEC);
@@ -443,12 +537,18 @@ static Suite *bad_input_suite(void) {
         tcase_add_test(tc, test_bad_ids);
         tcase_add_test(tc, test_wrong_method);
         tcase_add_test(tc, test_unknown_path);
+        tcase_add_test(tc, test_non_utf8_request_line);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("redis");
         tcase_set_timeout(tc, 180);
         tcase_add_unchecked_fixture(tc, NULL, redis_restore);
         tcase_add_test(tc, test_redis_down);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("queue");
+        tcase_set_timeout(tc, 180);
+        tcase_add_test(tc, test_forged_limits_refused);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("survival");

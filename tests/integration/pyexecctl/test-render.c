@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pyexecctl/format.h"
 #include "pyexecctl/render.h"
 #include "shared/macro.h"
 
@@ -341,6 +342,15 @@ START_TEST(test_base64) {
 }
 END_TEST
 
+START_TEST(test_cescape) {
+        _cleanup_free_ char *a = cescape("c\033]2;PWNED\a\033[2J"), *b = cescape("plain ü\\x"), *c = cescape("");
+
+        ck_assert_str_eq(a, "c\\x1b]2;PWNED\\x07\\x1b[2J");
+        ck_assert_str_eq(b, "plain ü\\\\x");
+        ck_assert_str_eq(c, "");
+}
+END_TEST
+
 static Suite *render_suite(void) {
         Suite *s = suite_create("pyexecctl-render");
         TCase *tc = tcase_create("text");
@@ -366,6 +376,7 @@ static Suite *render_suite(void) {
         tcase_add_test(tu, test_html_summary);
         tcase_add_test(tu, test_default_repr);
         tcase_add_test(tu, test_base64);
+        tcase_add_test(tu, test_cescape);
         suite_add_tcase(s, tu);
         return s;
 }

@@ -336,11 +336,43 @@ START_TEST(test_parse_percent_unsigned) {
 }
 END_TEST
 
+START_TEST(test_verify) {
+        _cleanup_free_ char *message = NULL;
+        Limits d, max, l;
+
+        limits_default(&d);
+        limits_maximum(&max, 4);
+        ck_assert_int_eq(limits_verify(&d, &max, &message), 0);
+        ck_assert_ptr_null(message);
+        ck_assert_int_eq(limits_verify(&max, &max, NULL), 0);
+
+        l = d;
+        l.memory_max = max.memory_max + 1;
+        ck_assert_int_eq(limits_verify(&l, &max, &message), -EINVAL);
+        ck_assert_str_eq(message, "limits.memory_max: 4294967297 is above the maximum 4294967296 (MaxMemoryMax=)");
+        free(message);
+        message = NULL;
+
+        l = d;
+        l.tasks_max = 2;
+        ck_assert_int_eq(limits_verify(&l, &max, &message), -EINVAL);
+        ck_assert_str_eq(message, "limits.tasks_max: 2 is below the minimum 8");
+        free(message);
+        message = NULL;
+
+        l = d;
+        l.timeout_usec = 3000 * USEC_PER_SEC;
+        ck_assert_int_eq(limits_verify(&l, &max, &message), -EINVAL);
+        ck_assert_str_eq(message, "limits.timeout_sec: 3000 is above the maximum 300 (MaxTimeoutSec=)");
+}
+END_TEST
+
 static Suite *limits_suite(void) {
         Suite *s = suite_create("limits");
         TCase *tc = tcase_create("json");
         TCase *tp = tcase_create("parsers");
 
+        tcase_add_test(tc, test_verify);
         tcase_add_test(tc, test_defaults_and_maxima);
         tcase_add_test(tc, test_from_json_ok);
         tcase_add_test(tc, test_from_json_above);

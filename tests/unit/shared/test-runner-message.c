@@ -234,14 +234,16 @@ START_TEST(test_event_size) {
 
         display = json_loads("{\"output_type\":\"display_data\",\"data\":{\"image/png\":\"QUJD\",\"text/plain\":\"<F>\","
                              "\"application/json\":{\"a\": [1, 2]}},\"metadata\":{\"big\":\"xxxxxxxxxxxx\"}}", 0, &e);
-        /* 4 + 3 + strlen("{\"a\":[1,2]}") = 11; metadata does not count */
-        ck_assert_uint_eq(output_event_size("output", display), 4 + 3 + 11);
+        /* 4 + 3 + strlen("{\"a\":[1,2]}") = 11, and the metadata's compact JSON:
+         * a cell must not hide megabytes there */
+        ck_assert_uint_eq(output_event_size("output", display), 4 + 3 + 11 + strlen("{\"big\":\"xxxxxxxxxxxx\"}"));
 
         error = json_loads("{\"output_type\":\"error\",\"ename\":\"E\",\"evalue\":\"vv\",\"traceback\":[\"abc\",\"de\"]}", 0, &e);
         ck_assert_uint_eq(output_event_size("output", error), 1 + 2 + 3 + 2);
 
         update = json_loads("{\"data\":{\"text/plain\":\"12345\"},\"metadata\":{},\"transient\":{\"display_id\":\"x\"}}", 0, &e);
-        ck_assert_uint_eq(output_event_size("update_display_data", update), 5);
+        /* empty metadata counts nothing; the transient display id does */
+        ck_assert_uint_eq(output_event_size("update_display_data", update), 5 + strlen("{\"display_id\":\"x\"}"));
 
         clear = json_loads("{\"wait\":true}", 0, &e);
         ck_assert_uint_eq(output_event_size("clear_output", clear), 0);
