@@ -42,16 +42,13 @@ struct PolkitQuery {
 struct PolkitClient {
         sd_bus *bus;
         PolkitQuery *queries;
-        unsigned n_queries;
 };
 
 static PolkitQuery *polkit_query_free(PolkitQuery *q) {
         if (!q)
                 return NULL;
-        if (q->client) {
+        if (q->client)
                 LIST_REMOVE(queries, q->client->queries, q);
-                q->client->n_queries--;
-        }
         sd_bus_slot_unref(q->slot);
         free(q);
         return NULL;
@@ -79,10 +76,6 @@ PolkitClient *polkit_client_free(PolkitClient *c) {
         sd_bus_unref(c->bus);
         free(c);
         return NULL;
-}
-
-unsigned polkit_client_get_n_pending(PolkitClient *c) {
-        return c ? c->n_queries : 0;
 }
 
 static int polkit_on_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
@@ -194,7 +187,6 @@ int polkit_client_check(PolkitClient *c, const PolkitSubject *subject, const cha
 
         q->client = c;
         LIST_PREPEND(queries, c->queries, q);
-        c->n_queries++;
         if (ret_query)
                 *ret_query = q;
         return 0;

@@ -83,9 +83,6 @@ int polkit_client_check(PolkitClient *c, const PolkitSubject *subject, const cha
 /* Forgets a pending query: its callback is never called. Returns NULL. */
 PolkitQuery *polkit_query_cancel(PolkitQuery *q);
 
-/* Queries waiting for polkit's answer. */
-unsigned polkit_client_get_n_pending(PolkitClient *c);
-
 /*
  * Reads the start time of process @pid (field 22 of /proc/PID/stat, clock
  * ticks after boot). Returns 0, -ESRCH when the process is gone, -EBADMSG

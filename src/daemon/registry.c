@@ -240,10 +240,6 @@ ExecEntry *registry_entries(Registry *r) {
         return r ? r->lru : NULL;
 }
 
-size_t registry_get_n_entries(Registry *r) {
-        return r ? r->n_entries : 0;
-}
-
 void *registry_get_userdata(Registry *r) {
         return r ? r->userdata : NULL;
 }

@@ -67,7 +67,6 @@ void registry_expire(Registry *r, uint64_t now_usec);
 ExecEntry *registry_entries(Registry *r);
 /* The userdata given to registry_new(). */
 void *registry_get_userdata(Registry *r);
-size_t registry_get_n_entries(Registry *r);
 
 /* Adds @name to the strv *@l unless there; returns 1 if added, 0 if there, -ENOMEM. */
 int name_list_add(char ***l, const char *name);

@@ -263,10 +263,6 @@ const char *http_request_get_method(HttpRequest *r) {
         return r->method;
 }
 
-const char *http_request_get_path(HttpRequest *r) {
-        return r->path;
-}
-
 const char *http_request_get_header(HttpRequest *r, const char *name) {
         if (!r->connection)
                 return NULL;
@@ -301,10 +297,6 @@ const char *http_request_get_body(HttpRequest *r, size_t *ret_size) {
         if (ret_size)
                 *ret_size = r->body_size;
         return r->body ?: "";
-}
-
-bool http_request_is_connected(HttpRequest *r) {
-        return r->connection;
 }
 
 int http_request_get_peer_creds(HttpRequest *r, uid_t *ret_uid, pid_t *ret_pid) {

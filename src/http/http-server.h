@@ -69,7 +69,6 @@ HttpRequest *http_request_unref(HttpRequest *r);
 DEFINE_TRIVIAL_CLEANUP_FUNC(HttpRequest *, http_request_unref);
 
 const char *http_request_get_method(HttpRequest *r);
-const char *http_request_get_path(HttpRequest *r);
 /* A request header, or NULL. */
 const char *http_request_get_header(HttpRequest *r, const char *name);
 /*
@@ -88,9 +87,6 @@ const char *http_request_get_body(HttpRequest *r, size_t *ret_size);
  * socket. Returns 0, or -ENODATA for TCP connections, or a negative errno.
  */
 int http_request_get_peer_creds(HttpRequest *r, uid_t *ret_uid, pid_t *ret_pid);
-
-/* False once the client went away (answers are then dropped). */
-bool http_request_is_connected(HttpRequest *r);
 
 /*
  * Answers with @status and the JSON @body (borrowed); @extra_headers is NULL

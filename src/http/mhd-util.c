@@ -233,24 +233,3 @@ int mhd_respond_static(struct MHD_Connection *connection, unsigned status, const
         MHD_destroy_response(response);
         return r;
 }
-
-int mhd_respond_error(struct MHD_Connection *connection, unsigned status, const char *code,
-                      const char *const *extra_headers, const char *format, ...) {
-        _cleanup_free_ char *message = NULL;
-        json_t *body;
-        va_list ap;
-        int r;
-
-        va_start(ap, format);
-        r = vasprintf(&message, format, ap);
-        va_end(ap);
-        if (r < 0)
-                return -ENOMEM;
-
-        body = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
-        if (!body)
-                return -ENOMEM;
-        r = mhd_respond_json(connection, status, body, extra_headers);
-        json_decref(body);
-        return r;
-}

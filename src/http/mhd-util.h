@@ -70,10 +70,3 @@ int mhd_respond_json(struct MHD_Connection *connection, unsigned status, json_t 
 /* Queues the static, NUL-terminated JSON @text (never copied nor freed) with
  * @status: an answer that needs no allocation. Returns 0 or -EIO. */
 int mhd_respond_static(struct MHD_Connection *connection, unsigned status, const char *text);
-
-/*
- * Queues {"error":{"code":@code,"message":<formatted>}} with @status.
- * Returns 0 or a negative errno.
- */
-int mhd_respond_error(struct MHD_Connection *connection, unsigned status, const char *code,
-                      const char *const *extra_headers, const char *format, ...) _printf_(5, 6);

@@ -333,10 +333,3 @@ size_t sse_stream_get_buffered(SseStream *s) {
         return sse_buffer_pending(&s->buffer);
 }
 
-void *sse_stream_get_userdata(SseStream *s) {
-        return s->userdata;
-}
-
-void sse_stream_set_userdata(SseStream *s, void *userdata) {
-        s->userdata = userdata;
-}

@@ -75,6 +75,3 @@ void sse_stream_abort(SseStream *s);
 
 /* Bytes waiting to be sent. */
 size_t sse_stream_get_buffered(SseStream *s);
-
-void *sse_stream_get_userdata(SseStream *s);
-void sse_stream_set_userdata(SseStream *s, void *userdata);
